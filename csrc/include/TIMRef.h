@@ -1,0 +1,77 @@
+/*
+ * TIMRef.h - what only timref has: configuration keys, profile extensions and
+ * the admin surface.  A program that must also build against the vendor SDK
+ * does not include this header.
+ */
+#ifndef TIM_REF_H
+#define TIM_REF_H
+
+#include "TIMCloud.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------------------
+ * TIMInit configuration keys
+ * ------------------------------------------------------------------------- */
+
+/*
+ * string: the app's secret key.  When set (and not ""), TIMLogin verifies the
+ * UserSig against it (HMAC-SHA256, UserSig version 2).  Without it any
+ * non-empty UserSig is accepted.
+ */
+static const char* kTIMRefConfigSecretKey TIM_KEY_ATTR = "timref_config_secret_key";
+/* string: the device name listed in user_status_online_devices (default "Linux"). */
+static const char* kTIMRefConfigDeviceName TIM_KEY_ATTR = "timref_config_device_name";
+/*
+ * array of strings: the custom profile keys the app allows, with or without
+ * the "Tag_Profile_Custom_" prefix.  Absent: any valid key is allowed.
+ */
+static const char* kTIMRefConfigCustomProfileKeys TIM_KEY_ATTR = "timref_config_custom_profile_keys";
+
+/* ---------------------------------------------------------------------------
+ * Profile extensions (returned in every UserProfile object)
+ * ------------------------------------------------------------------------- */
+
+/* uint32: 0 receive messages, 1 do not receive */
+static const char* kTIMRefUserProfileMessageSettings TIM_KEY_ATTR = "user_profile_message_settings";
+/* uint32: 0 none, 1 the admin forbids sending */
+static const char* kTIMRefUserProfileAdminForbidType TIM_KEY_ATTR = "user_profile_admin_forbid_type";
+/* uint64: seconds since the epoch of the last change of the profile */
+static const char* kTIMRefUserProfileLastUpdatedTime TIM_KEY_ATTR = "user_profile_last_updated_time";
+
+/* Item keys for TIMProfileModifySelfUserProfile */
+static const char* kTIMRefUserProfileItemMessageSettings TIM_KEY_ATTR =
+    "user_profile_item_message_settings"; /* 0..1 */
+static const char* kTIMRefUserProfileItemAdminForbidType TIM_KEY_ATTR =
+    "user_profile_item_admin_forbid_type"; /* 0..1 */
+
+/* ---------------------------------------------------------------------------
+ * Admin surface
+ * ------------------------------------------------------------------------- */
+
+/*
+ * Do what the vendor's server does through its REST API, so that a program
+ * can set up other users and act for them.  Needs TIMInit, not a login.
+ *
+ * api:       "v4/im_open_login_svc/account_import", ".../multiaccount_import",
+ *            ".../account_delete", "v4/profile/portrait_get",
+ *            "v4/profile/portrait_set", "v4/openim/query_online_status" or
+ *            "ref/set_user_status".
+ * json_body: the request body as the REST API shapes it.
+ *
+ * Returns like the other asynchronous functions (TIM_ERR_PARAM for NULL or
+ * "" api or body, TIM_ERR_JSON for a body that is not a JSON object).  The
+ * callback's code is the answer's ErrorCode and json_params the whole answer
+ * ({"ActionStatus", "ErrorCode", "ErrorInfo", ...}).  Changes notify
+ * subscribers like any other change.  See the README for each body.
+ */
+TIM_DECL int TIMRefAdminRequest(const char* api, const char* json_body, TIMCommCallback cb,
+                                const void* user_data);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TIM_REF_H */

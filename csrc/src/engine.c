@@ -1,0 +1,240 @@
+/*
+ * engine.c - the logic thread: one FIFO of jobs, run in order, each
+ * completed with exactly one callback; and the event callback registry.
+ *
+ * The thread starts with the first job and ends in TIMUninit (called off the
+ * logic thread) or when the library is unloaded; a call made afterwards
+ * starts a new one, so calls before TIMInit or after TIMUninit are answered
+ * from it too.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tr_internal.h"
+
+static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t g_work = PTHREAD_COND_INITIALIZER;  /* a job was queued     */
+static pthread_cond_t g_sync = PTHREAD_COND_INITIALIZER;  /* a sync job finished  */
+static tr_job *g_head, *g_tail;
+static bool g_running, g_stop;
+static pthread_t g_thread;
+static bool g_joinable; /* g_thread was created and nobody has taken it to join */
+static _Thread_local bool t_logic;
+
+static pthread_mutex_t g_ev_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+    void* fn;
+    const void* ud;
+} g_ev[TR_EV_COUNT];
+
+tr_job* tr_job_new(tr_run_fn run, unsigned needs, TIMCommCallback cb, const void* ud) {
+    tr_job* j = calloc(1, sizeof *j);
+    if (!j) return NULL;
+    j->run = run;
+    j->needs = needs;
+    j->cb = cb;
+    j->ud = ud;
+    j->err_json = "";
+    return j;
+}
+
+void tr_job_free(tr_job* j) {
+    if (!j) return;
+    json_decref(j->arg);
+    free(j->s1);
+    free(j->s2);
+    free(j);
+}
+
+bool tr_on_logic_thread(void) { return t_logic; }
+
+/* Run one job and deliver its completion. */
+static void process(tr_job* j) {
+    if (j->sync_fn) {
+        j->sync_fn(j->sync_arg);
+        pthread_mutex_lock(&g_mu);
+        *j->sync_done = 1;
+        pthread_cond_broadcast(&g_sync);
+        pthread_mutex_unlock(&g_mu);
+        free(j);
+        return;
+    }
+    tr_result r = {.code = 0, .desc = "", .json = NULL};
+    const char* err_json = j->err_json;
+    if (j->pre_code) {
+        r.code = j->pre_code;
+        snprintf(r.desc, sizeof r.desc, "%s",
+                 j->pre_code == ERR_SDK_COMM_INTERRUPT ? "interrupted by TIMUninit"
+                 : j->pre_code == ERR_SDK_NET_PKG_SIZE_LIMIT ? "request larger than 1 MiB"
+                                                              : "refused");
+    } else if ((j->needs & TR_NEED_INIT) && !tr_g.initialized) {
+        tr_fail(&r, ERR_SDK_NOT_INITIALIZED, "not initialized");
+    } else if ((j->needs & TR_NEED_LOGIN) && !tr_g.logged_in) {
+        tr_fail(&r, ERR_SDK_NOT_LOGGED_IN, "not login");
+    } else {
+        j->run(j, &r);
+    }
+    /* Events this job caused go first: when a call completes, what it set off
+     * in this process has been delivered. */
+    tr_feed_run();
+    if (j->cb) {
+        const char* params = r.json ? r.json : (r.code == ERR_SUCC ? "" : err_json);
+        j->cb(r.code, r.desc, params, j->ud);
+    }
+    free(r.json);
+    tr_job_free(j);
+}
+
+static void* logic_main(void* unused) {
+    (void)unused;
+    t_logic = true;
+    for (;;) {
+        pthread_mutex_lock(&g_mu);
+        while (!g_head && !g_stop) pthread_cond_wait(&g_work, &g_mu);
+        tr_job* j = g_head;
+        if (!j) { /* stopping and idle: the next submit starts a new thread */
+            g_running = false;
+            pthread_mutex_unlock(&g_mu);
+            break;
+        }
+        g_head = j->next;
+        if (!g_head) g_tail = NULL;
+        pthread_mutex_unlock(&g_mu);
+        process(j);
+        tr_feed_run();
+    }
+    return NULL;
+}
+
+/* With g_mu held: make sure the thread runs. */
+static void ensure_thread_locked(void) {
+    if (g_running) return;
+    int rc = pthread_create(&g_thread, NULL, logic_main, NULL);
+    if (rc != 0) {
+        fprintf(stderr, "timref: cannot start the logic thread: %s\n", strerror(rc));
+        abort();
+    }
+    g_running = true;
+    g_joinable = true;
+    g_stop = false;
+}
+
+void tr_submit(tr_job* j) {
+    j->next = NULL;
+    pthread_mutex_lock(&g_mu);
+    ensure_thread_locked();
+    if (g_tail) g_tail->next = j;
+    else g_head = j;
+    g_tail = j;
+    pthread_cond_signal(&g_work);
+    pthread_mutex_unlock(&g_mu);
+}
+
+void tr_run_sync(void (*fn)(void*), void* arg) {
+    if (t_logic) {
+        fn(arg);
+        return;
+    }
+    tr_job* j = calloc(1, sizeof *j);
+    int done = 0;
+    if (!j) {
+        /* No memory for a job: run here, serialized against nothing better. */
+        fn(arg);
+        return;
+    }
+    j->sync_fn = fn;
+    j->sync_arg = arg;
+    j->sync_done = &done;
+    tr_submit(j);
+    pthread_mutex_lock(&g_mu);
+    while (!done) pthread_cond_wait(&g_sync, &g_mu);
+    pthread_mutex_unlock(&g_mu);
+}
+
+void tr_interrupt_pending(void) {
+    pthread_mutex_lock(&g_mu);
+    for (tr_job* j = g_head; j; j = j->next)
+        if (j->cb && !j->sync_fn && !j->pre_code) j->pre_code = ERR_SDK_COMM_INTERRUPT;
+    pthread_mutex_unlock(&g_mu);
+}
+
+void tr_drain_interrupted(void) {
+    /* Complete, in order, every queued job marked interrupted. */
+    for (;;) {
+        pthread_mutex_lock(&g_mu);
+        tr_job *prev = NULL, *j = g_head;
+        while (j && j->pre_code != ERR_SDK_COMM_INTERRUPT) {
+            prev = j;
+            j = j->next;
+        }
+        if (j) {
+            if (prev) prev->next = j->next;
+            else g_head = j->next;
+            if (g_tail == j) g_tail = prev;
+        }
+        pthread_mutex_unlock(&g_mu);
+        if (!j) break;
+        process(j);
+    }
+}
+
+void tr_event_set(int kind, void* fn, const void* ud) {
+    pthread_mutex_lock(&g_ev_mu);
+    g_ev[kind].fn = fn;
+    g_ev[kind].ud = fn ? ud : NULL;
+    pthread_mutex_unlock(&g_ev_mu);
+}
+
+void tr_event_fire(int kind, const char* json) {
+    pthread_mutex_lock(&g_ev_mu);
+    void* fn = g_ev[kind].fn;
+    const void* ud = g_ev[kind].ud;
+    pthread_mutex_unlock(&g_ev_mu);
+    if (!fn) return;
+    switch (kind) {
+    case TR_EV_SELF_INFO: ((TIMSelfInfoUpdatedCallback)fn)(json, ud); break;
+    case TR_EV_USER_STATUS: ((TIMUserStatusChangedCallback)fn)(json, ud); break;
+    case TR_EV_USER_INFO: ((TIMUserInfoChangedCallback)fn)(json, ud); break;
+    default: break;
+    }
+}
+
+/* A forked child has no logic thread: start afresh (the parent's jobs are not ours). */
+static void atfork_child(void) {
+    pthread_mutex_init(&g_mu, NULL);
+    pthread_cond_init(&g_work, NULL);
+    pthread_cond_init(&g_sync, NULL);
+    pthread_mutex_init(&g_ev_mu, NULL);
+    g_head = g_tail = NULL;
+    g_running = false;
+    g_joinable = false;
+    g_stop = false;
+    t_logic = false;
+    memset(&tr_g, 0, sizeof tr_g); /* the parent's store and session stay the parent's */
+    tr_snapshot_set(NULL);
+}
+
+static void atfork_prepare(void) { pthread_mutex_lock(&g_mu); }
+static void atfork_parent(void) { pthread_mutex_unlock(&g_mu); }
+
+__attribute__((constructor)) static void engine_load(void) {
+    pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+}
+
+/* Stop the logic thread once what is queued is done, and join it. */
+void tr_engine_stop(void) {
+    pthread_mutex_lock(&g_mu);
+    if (!g_joinable || t_logic) {
+        pthread_mutex_unlock(&g_mu);
+        return;
+    }
+    pthread_t t = g_thread;
+    g_joinable = false; /* this caller joins it; a concurrent one returns */
+    g_stop = true;
+    pthread_cond_signal(&g_work);
+    pthread_mutex_unlock(&g_mu);
+    pthread_join(t, NULL);
+}

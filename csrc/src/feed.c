@@ -1,0 +1,196 @@
+/*
+ * feed.c - change events to caches and event callbacks.
+ *
+ * Every write appends an event (type, user, origin) to the store in the same
+ * transaction.  After each job the logic thread reads the events it has not
+ * seen, drops the changed users from the profile cache and delivers the
+ * event callbacks this session is due.  With a store on disk, a watcher
+ * thread blocks on inotify for the store's directory: a commit by another
+ * process writes the WAL file, which wakes the watcher, which queues a feed
+ * job.  Nothing polls.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/inotify.h>
+#include <unistd.h>
+
+#include "tr_internal.h"
+
+/* logic-thread state */
+static bool g_dirty;
+static int64_t g_seq;
+static unsigned g_generation; /* bumped by every start: stale dispatches stop */
+
+/* watcher */
+static pthread_t g_watcher;
+static bool g_watching;
+static int g_inotify = -1, g_wake = -1;
+static atomic_bool g_poll_queued;
+
+const char* tr_origin_self(void) { return tr_g.logged_in ? tr_g.token : "-"; }
+
+void tr_feed_mark(void) { g_dirty = true; }
+
+typedef struct ev {
+    int type;
+    char id[TR_MAX_ID_LEN + 1];
+    char origin[64];
+} ev;
+
+typedef struct ev_list {
+    ev* v;
+    size_t n, cap;
+    bool oom;
+} ev_list;
+
+static void collect(void* arg, int type, const char* id, const char* origin) {
+    ev_list* l = arg;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        ev* v = realloc(l->v, cap * sizeof *v);
+        if (!v) {
+            l->oom = true;
+            return;
+        }
+        l->v = v;
+        l->cap = cap;
+    }
+    ev* e = &l->v[l->n++];
+    e->type = type;
+    snprintf(e->id, sizeof e->id, "%s", id);
+    snprintf(e->origin, sizeof e->origin, "%s", origin);
+}
+
+static void fire_profile(const ev* e) {
+    const char* text;
+    if (strcmp(e->id, tr_g.user_id) == 0) {
+        if (tr_profile_text(e->id, true, &text) == TR_OK) tr_event_fire(TR_EV_SELF_INFO, text);
+        return;
+    }
+    if (!tr_sublist_has(&tr_g.info_subs, e->id)) return;
+    if (tr_profile_text(e->id, false, &text) != TR_OK) return;
+    size_t n = strlen(text);
+    char* arr = malloc(n + 3);
+    if (!arr) return;
+    arr[0] = '[';
+    memcpy(arr + 1, text, n);
+    arr[n + 1] = ']';
+    arr[n + 2] = '\0';
+    tr_event_fire(TR_EV_USER_INFO, arr);
+    free(arr);
+}
+
+static void fire_status(const ev* e) {
+    bool mine = strcmp(e->id, tr_g.user_id) == 0;
+    if (mine && e->type == TR_EVT_PRESENCE && strcmp(e->origin, tr_g.token) == 0) return;
+    if (!mine && !tr_sublist_has(&tr_g.status_subs, e->id)) return;
+    tr_status s;
+    if (tr_store_status_load(tr_g.store, e->id, &s) != TR_OK) return;
+    json_t* a = json_array();
+    json_t* o = tr_status_json(&s);
+    tr_status_clear(&s);
+    if (!a || !o || json_array_append_new(a, o) != 0) {
+        json_decref(a);
+        return;
+    }
+    char* text = tr_json_dump(a);
+    json_decref(a);
+    if (text) tr_event_fire(TR_EV_USER_STATUS, text);
+    free(text);
+}
+
+void tr_feed_run(void) {
+    if (!g_dirty || !tr_g.initialized || !tr_g.store) return;
+    g_dirty = false;
+    ev_list l = {0};
+    int rc = tr_store_event_scan(tr_g.store, &g_seq, collect, &l);
+    if (rc != TR_OK || l.oom) {
+        /* Could not read every event: trust no cached profile. */
+        tr_profile_cache_reset();
+    }
+    for (size_t i = 0; i < l.n; i++)
+        if (l.v[i].type == TR_EVT_PROFILE) tr_profile_cache_forget(l.v[i].id);
+    unsigned gen = g_generation;
+    /* A callback may log out, uninit or init again: check before each one. */
+    for (size_t i = 0; i < l.n && tr_g.initialized && tr_g.logged_in && gen == g_generation; i++) {
+        if (l.v[i].type == TR_EVT_PROFILE) fire_profile(&l.v[i]);
+        else fire_status(&l.v[i]);
+    }
+    free(l.v);
+}
+
+/* ---- watcher ------------------------------------------------------------------ */
+
+static void job_feed_poll(tr_job* j, tr_result* r) {
+    (void)j;
+    (void)r;
+    atomic_store(&g_poll_queued, false);
+    tr_feed_mark();
+}
+
+static void* watcher_main(void* unused) {
+    (void)unused;
+    char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+    struct pollfd fds[2] = {{.fd = g_inotify, .events = POLLIN}, {.fd = g_wake, .events = POLLIN}};
+    for (;;) {
+        int n = poll(fds, 2, -1);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            break;
+        }
+        if (fds[1].revents) break;
+        if (fds[0].revents & POLLIN) {
+            while (read(g_inotify, buf, sizeof buf) > 0) {
+            }
+            if (!atomic_exchange(&g_poll_queued, true)) {
+                tr_job* j = tr_job_new(job_feed_poll, 0, NULL, NULL);
+                if (j) tr_submit(j);
+                else atomic_store(&g_poll_queued, false);
+            }
+        }
+    }
+    return NULL;
+}
+
+int tr_feed_start(void) {
+    g_generation++;
+    g_dirty = false;
+    g_seq = tr_store_event_last(tr_g.store);
+    if (!tr_g.dir) return TR_OK;
+    g_inotify = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    g_wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (g_inotify < 0 || g_wake < 0 ||
+        inotify_add_watch(g_inotify, tr_g.dir, IN_MODIFY | IN_CLOSE_WRITE | IN_CREATE | IN_MOVED_TO) < 0) {
+        fprintf(stderr, "timref: cannot watch %s (%s): changes from other processes will not be seen\n",
+                tr_g.dir, strerror(errno));
+        tr_feed_stop();
+        return TR_EIO;
+    }
+    atomic_store(&g_poll_queued, false);
+    if (pthread_create(&g_watcher, NULL, watcher_main, NULL) != 0) {
+        tr_feed_stop();
+        return TR_EIO;
+    }
+    g_watching = true;
+    return TR_OK;
+}
+
+void tr_feed_stop(void) {
+    if (g_watching) {
+        uint64_t one = 1;
+        if (write(g_wake, &one, sizeof one) < 0) { /* the thread also ends on poll error */
+        }
+        pthread_join(g_watcher, NULL);
+        g_watching = false;
+    }
+    if (g_inotify >= 0) close(g_inotify);
+    if (g_wake >= 0) close(g_wake);
+    g_inotify = g_wake = -1;
+    g_generation++;
+}

@@ -1,0 +1,140 @@
+/* json.c - argument parsing and the small validators shared by the jobs. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tr_internal.h"
+
+int tr_fail(tr_result* r, int code, const char* fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->desc, sizeof r->desc, fmt, ap);
+    va_end(ap);
+    r->code = code;
+    free(r->json);
+    r->json = NULL;
+    return code;
+}
+
+void tr_succeed(tr_result* r, char* json) {
+    r->code = ERR_SUCC;
+    r->desc[0] = '\0';
+    free(r->json);
+    r->json = json;
+}
+
+int tr_succeed_json(tr_result* r, json_t* j) {
+    char* text = j ? tr_json_dump(j) : NULL;
+    json_decref(j);
+    if (!text) return tr_fail(r, ERR_OUT_OF_MEMORY, "out of memory");
+    tr_succeed(r, text);
+    return ERR_SUCC;
+}
+
+char* tr_json_dump(const json_t* j) {
+    return json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+}
+
+/* Deepest nesting of arrays and objects, strings skipped; stops past limit. */
+static int exceeds_depth(const char* s, size_t len, int limit) {
+    int depth = 0;
+    bool in_str = false;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (in_str) {
+            if (c == '\\') i++;
+            else if (c == '"') in_str = false;
+        } else if (c == '"') {
+            in_str = true;
+        } else if (c == '[' || c == '{') {
+            if (++depth > limit) return 1;
+        } else if (c == ']' || c == '}') {
+            depth--;
+        }
+    }
+    return 0;
+}
+
+int tr_json_parse(const char* text, size_t len, int shape, json_t** out) {
+    *out = NULL;
+    if (exceeds_depth(text, len, TR_MAX_DEPTH)) return TIM_ERR_JSON;
+    json_error_t err;
+    json_t* j = json_loadb(text, len, JSON_REJECT_DUPLICATES, &err);
+    if (!j) return TIM_ERR_JSON;
+    if ((shape == TR_JSON_OBJECT && !json_is_object(j)) ||
+        (shape == TR_JSON_ARRAY && !json_is_array(j))) {
+        json_decref(j);
+        return TIM_ERR_JSON;
+    }
+    *out = j;
+    return TIM_SUCC;
+}
+
+bool tr_id_valid(const char* s, size_t len) {
+    if (len == 0 || len > TR_MAX_ID_LEN) return false;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c > 0x7e) return false;
+    }
+    return true;
+}
+
+bool tr_custom_key_full(const char* key, char out[TR_CUSTOM_KEY_SIZE]) {
+    const char* name = key;
+    if (strncmp(key, TR_CUSTOM_PREFIX, TR_CUSTOM_PREFIX_LEN) == 0) name += TR_CUSTOM_PREFIX_LEN;
+    size_t n = strlen(name);
+    if (n == 0 || n > TR_MAX_CUSTOM_NAME) return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))) return false;
+    }
+    memcpy(out, TR_CUSTOM_PREFIX, TR_CUSTOM_PREFIX_LEN);
+    memcpy(out + TR_CUSTOM_PREFIX_LEN, name, n + 1);
+    return true;
+}
+
+/* Print an identifier safely into a desc: printable ASCII kept, the rest escaped. */
+static void quote_id(char* buf, size_t size, const char* s, size_t len) {
+    size_t o = 0;
+    for (size_t i = 0; i < len && o + 5 < size; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c <= 0x7e && c != '"' && c != '\\') buf[o++] = (char)c;
+        else o += (size_t)snprintf(buf + o, size - o, "\\x%02x", c);
+        if (i == 40) {
+            o += (size_t)snprintf(buf + o, size - o, "...");
+            break;
+        }
+    }
+    buf[o] = '\0';
+}
+
+int tr_id_list(const json_t* arr, size_t max, bool dedupe, const char*** ids, size_t* n, tr_result* r) {
+    size_t total = json_array_size(arr);
+    if (total > max) total = max;
+    *n = 0;
+    *ids = calloc(total ? total : 1, sizeof **ids);
+    if (!*ids) return tr_fail(r, ERR_OUT_OF_MEMORY, "out of memory");
+    for (size_t i = 0; i < total; i++) {
+        const json_t* v = json_array_get(arr, i);
+        if (!json_is_string(v)) {
+            free(*ids);
+            *ids = NULL;
+            return tr_fail(r, ERR_INVALID_PARAMETERS, "entry %zu of the identifier array is not a string", i);
+        }
+        const char* s = json_string_value(v);
+        size_t len = json_string_length(v);
+        if (!tr_id_valid(s, len) || strlen(s) != len) {
+            char q[200];
+            quote_id(q, sizeof q, s, len);
+            free(*ids);
+            *ids = NULL;
+            return tr_fail(r, ERR_SDK_COMM_INVALID_IDENTIFIER,
+                           "invalid identifier \"%s\" at entry %zu (1..32 printable ASCII bytes)", q, i);
+        }
+        bool dup = false;
+        for (size_t k = 0; dedupe && k < *n && !dup; k++) dup = strcmp((*ids)[k], s) == 0;
+        if (!dup) (*ids)[(*n)++] = s;
+    }
+    return ERR_SUCC;
+}

@@ -1,0 +1,432 @@
+/*
+ * profile.c - profile fields, the profile cache and the two profile calls.
+ *
+ * Reads far outnumber writes, so each cached profile keeps its JSON text
+ * ready to send (one text for the user's own view, one for others'); a
+ * lookup of many profiles is then a concatenation.  A change event for a user
+ * (from this process or another) drops that user's entry.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "tr_internal.h"
+
+static const char* const k_gender_names[] = {"Gender_Type_Unknown", "Gender_Type_Male",
+                                             "Gender_Type_Female", NULL};
+static const char* const k_allow_names[] = {"AllowType_Type_Unknown", "AllowType_Type_AllowAny",
+                                            "AllowType_Type_NeedConfirm", "AllowType_Type_DenyAny",
+                                            NULL};
+static const char* const k_forbid_names[] = {"AdminForbid_Type_None", "AdminForbid_Type_SendOut",
+                                             NULL};
+
+#define STR_FIELD(f, item, prof, tag) {f, item, prof, tag, true, 0, 0, NULL}
+#define NUM_FIELD(f, item, prof, tag, lo, hi, names) {f, item, prof, tag, false, lo, hi, names}
+
+const tr_field_desc tr_fields[TR_F_COUNT] = {
+    STR_FIELD(TR_F_NICK, "user_profile_item_nick_name", "user_profile_nick_name", "Tag_Profile_IM_Nick"),
+    NUM_FIELD(TR_F_GENDER, "user_profile_item_gender", "user_profile_gender", "Tag_Profile_IM_Gender",
+              0, 2, k_gender_names),
+    STR_FIELD(TR_F_FACE_URL, "user_profile_item_face_url", "user_profile_face_url", "Tag_Profile_IM_Image"),
+    STR_FIELD(TR_F_SIGNATURE, "user_profile_item_self_signature", "user_profile_self_signature",
+              "Tag_Profile_IM_SelfSignature"),
+    NUM_FIELD(TR_F_ALLOW_TYPE, "user_profile_item_add_permission", "user_profile_add_permission",
+              "Tag_Profile_IM_AllowType", 1, 3, k_allow_names),
+    STR_FIELD(TR_F_LOCATION, "user_profile_item_location", "user_profile_location",
+              "Tag_Profile_IM_Location"),
+    NUM_FIELD(TR_F_LANGUAGE, "user_profile_item_language", "user_profile_language",
+              "Tag_Profile_IM_Language", 0, UINT32_MAX, NULL),
+    NUM_FIELD(TR_F_BIRTHDAY, "user_profile_item_birthday", "user_profile_birthday",
+              "Tag_Profile_IM_BirthDay", 0, UINT32_MAX, NULL),
+    NUM_FIELD(TR_F_LEVEL, "user_profile_item_level", "user_profile_level", "Tag_Profile_IM_Level", 0,
+              UINT32_MAX, NULL),
+    NUM_FIELD(TR_F_ROLE, "user_profile_item_role", "user_profile_role", "Tag_Profile_IM_Role", 0,
+              UINT32_MAX, NULL),
+    NUM_FIELD(TR_F_MSG_SETTINGS, "user_profile_item_message_settings", "user_profile_message_settings",
+              "Tag_Profile_IM_MsgSettings", 0, 1, NULL),
+    NUM_FIELD(TR_F_FORBID, "user_profile_item_admin_forbid_type", "user_profile_admin_forbid_type",
+              "Tag_Profile_IM_AdminForbidType", 0, 1, k_forbid_names),
+};
+
+#define CUSTOM_ITEM_KEY "user_profile_item_custom_string_array"
+#define CUSTOM_KEY_KEY "user_profile_custom_string_info_key"
+#define CUSTOM_VALUE_KEY "user_profile_custom_string_info_value"
+
+/* ---- JSON ------------------------------------------------------------------- */
+
+json_t* tr_profile_json(const tr_profile* p, bool self) {
+    json_t* o = json_object();
+    json_t* custom = json_array();
+    if (!o || !custom) {
+        json_decref(o);
+        json_decref(custom);
+        return NULL;
+    }
+    int bad = json_object_set_new(o, "user_profile_identifier", json_string(p->id));
+    for (int f = 0; f < TR_F_COUNT; f++) {
+        const tr_field_desc* d = &tr_fields[f];
+        json_t* v;
+        if (d->is_string) v = json_string(p->str[f] ? p->str[f] : "");
+        else v = json_integer(f == TR_F_ALLOW_TYPE && !self ? 0 : (json_int_t)p->num[f]);
+        bad |= json_object_set_new(o, d->profile_key, v);
+        if (f == TR_F_FACE_URL) bad |= json_object_set_new(o, "user_profile_friend_remark", json_string(""));
+    }
+    for (size_t i = 0; i < p->n_custom; i++)
+        bad |= json_array_append_new(custom, json_pack("{ssss}", CUSTOM_KEY_KEY, p->custom[i].key,
+                                                       CUSTOM_VALUE_KEY, p->custom[i].value));
+    bad |= json_object_set_new(o, "user_profile_custom_string_array", custom);
+    bad |= json_object_set_new(o, "user_profile_last_updated_time", json_integer(p->last_updated));
+    if (bad) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+/* ---- cache: id -> profile and its JSON texts ---------------------------------- */
+
+typedef struct entry {
+    struct entry* next;
+    tr_profile p;
+    char* text[2]; /* [0] others' view, [1] own view; rendered on first use */
+} entry;
+
+#define CACHE_MAX 200000
+static entry** g_buckets;
+static size_t g_nbuckets, g_count;
+
+static uint64_t hash_id(const char* s) {
+    uint64_t h = 1469598103934665603ULL;
+    while (*s) h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
+    return h;
+}
+
+static void entry_free(entry* e) {
+    tr_profile_clear(&e->p);
+    free(e->text[0]);
+    free(e->text[1]);
+    free(e);
+}
+
+void tr_profile_cache_reset(void) {
+    for (size_t i = 0; i < g_nbuckets; i++) {
+        entry* e = g_buckets[i];
+        while (e) {
+            entry* n = e->next;
+            entry_free(e);
+            e = n;
+        }
+    }
+    free(g_buckets);
+    g_buckets = NULL;
+    g_nbuckets = g_count = 0;
+}
+
+static entry** slot_of(const char* id) {
+    if (!g_buckets) return NULL;
+    entry** pp = &g_buckets[hash_id(id) & (g_nbuckets - 1)];
+    while (*pp && strcmp((*pp)->p.id, id) != 0) pp = &(*pp)->next;
+    return pp;
+}
+
+void tr_profile_cache_forget(const char* id) {
+    entry** pp = slot_of(id);
+    if (pp && *pp) {
+        entry* e = *pp;
+        *pp = e->next;
+        entry_free(e);
+        g_count--;
+    }
+}
+
+static void grow(void) {
+    size_t n = g_nbuckets ? g_nbuckets * 2 : 1024;
+    entry** b = calloc(n, sizeof *b);
+    if (!b) return; /* keep the old table; chains just get longer */
+    for (size_t i = 0; i < g_nbuckets; i++) {
+        entry* e = g_buckets[i];
+        while (e) {
+            entry* next = e->next;
+            size_t k = hash_id(e->p.id) & (n - 1);
+            e->next = b[k];
+            b[k] = e;
+            e = next;
+        }
+    }
+    free(g_buckets);
+    g_buckets = b;
+    g_nbuckets = n;
+}
+
+/* Look up, loading from the store on a miss. */
+static int cache_get(const char* id, entry** out) {
+    entry** pp = slot_of(id);
+    if (pp && *pp) {
+        *out = *pp;
+        return TR_OK;
+    }
+    entry* e = calloc(1, sizeof *e);
+    if (!e) return TR_ENOMEM;
+    int rc = tr_store_profile_load(tr_g.store, id, &e->p);
+    if (rc != TR_OK) {
+        free(e);
+        return rc;
+    }
+    if (g_count >= CACHE_MAX) tr_profile_cache_reset();
+    if (g_count >= g_nbuckets) grow();
+    if (!g_buckets) {
+        entry_free(e);
+        return TR_ENOMEM;
+    }
+    pp = &g_buckets[hash_id(id) & (g_nbuckets - 1)];
+    e->next = *pp;
+    *pp = e;
+    g_count++;
+    *out = e;
+    return TR_OK;
+}
+
+int tr_profile_get(const char* id, const tr_profile** out) {
+    entry* e;
+    int rc = cache_get(id, &e);
+    if (rc == TR_OK) *out = &e->p;
+    return rc;
+}
+
+int tr_profile_text(const char* id, bool self, const char** out) {
+    entry* e;
+    int rc = cache_get(id, &e);
+    if (rc != TR_OK) return rc;
+    if (!e->text[self]) {
+        json_t* j = tr_profile_json(&e->p, self);
+        e->text[self] = j ? tr_json_dump(j) : NULL;
+        json_decref(j);
+        if (!e->text[self]) return TR_ENOMEM;
+    }
+    *out = e->text[self];
+    return TR_OK;
+}
+
+/* ---- custom fields -------------------------------------------------------------- */
+
+bool tr_custom_key_allowed(const char* full_key) {
+    if (!tr_g.allowed_keys) return true;
+    for (size_t i = 0; i < tr_g.n_allowed; i++)
+        if (strcmp(tr_g.allowed_keys[i], full_key) == 0) return true;
+    return false;
+}
+
+static int cmp_custom(const void* a, const void* b) {
+    return strcmp(((const tr_custom*)a)->key, ((const tr_custom*)b)->key);
+}
+
+int tr_profile_apply_custom(tr_profile* p, const json_t* arr, const char* key_name, tr_result* r) {
+    if (!json_is_array(arr))
+        return tr_fail(r, ERR_SVR_PROFILE_INVALID_VALUE_FORMAT, "%s: expected an array", key_name);
+    size_t n = json_array_size(arr);
+    if (n > TR_MAX_CUSTOM)
+        return tr_fail(r, ERR_INVALID_PARAMETERS, "%s: %zu entries, at most %d in one call", key_name, n,
+                       TR_MAX_CUSTOM);
+    char keys[TR_MAX_CUSTOM][TR_CUSTOM_KEY_SIZE];
+    const char* values[TR_MAX_CUSTOM];
+    for (size_t i = 0; i < n; i++) {
+        const json_t* e = json_array_get(arr, i);
+        if (!json_is_object(e))
+            return tr_fail(r, ERR_SVR_PROFILE_INVALID_VALUE_FORMAT, "%s[%zu]: expected an object", key_name, i);
+        const json_t* k = json_object_get(e, CUSTOM_KEY_KEY);
+        const json_t* v = json_object_get(e, CUSTOM_VALUE_KEY);
+        if (!k) return tr_fail(r, ERR_INVALID_PARAMETERS, "%s[%zu]: " CUSTOM_KEY_KEY " is missing", key_name, i);
+        if (!v) return tr_fail(r, ERR_INVALID_PARAMETERS, "%s[%zu]: " CUSTOM_VALUE_KEY " is missing", key_name, i);
+        if (!json_is_string(k))
+            return tr_fail(r, ERR_SVR_PROFILE_INVALID_VALUE_FORMAT, "%s[%zu]: " CUSTOM_KEY_KEY " must be a string",
+                           key_name, i);
+        if (!json_is_string(v))
+            return tr_fail(r, ERR_SVR_PROFILE_INVALID_VALUE_FORMAT,
+                           "%s[%zu]: " CUSTOM_VALUE_KEY " must be a string", key_name, i);
+        const char* ks = json_string_value(k);
+        if (strlen(ks) >= 64 || !tr_custom_key_full(ks, keys[i]))
+            return tr_fail(r, ERR_SDK_FRIENDSHIP_INVALID_PROFILE_KEY,
+                           "%s[%zu]: invalid custom key \"%.64s\" (1..8 letters after an optional "
+                           TR_CUSTOM_PREFIX ")", key_name, i, ks);
+        if (!tr_custom_key_allowed(keys[i]))
+            return tr_fail(r, ERR_SVR_PROFILE_TAG_NOT_FOUND, "%s[%zu]: custom key %s is not allowed by the app",
+                           key_name, i, keys[i]);
+        for (size_t k2 = 0; k2 < i; k2++)
+            if (strcmp(keys[k2], keys[i]) == 0)
+                return tr_fail(r, ERR_INVALID_PARAMETERS, "%s: custom key %s given twice", key_name, keys[i]);
+        if (json_string_length(v) > TR_MAX_VALUE_LEN)
+            return tr_fail(r, ERR_SVR_PROFILE_SIZE_LIMIT, "%s: value of %s is %zu bytes, at most %d", key_name,
+                           keys[i], json_string_length(v), TR_MAX_VALUE_LEN);
+        values[i] = json_string_value(v);
+    }
+    /* Merge into a scratch list first, so p changes only on success. */
+    tr_custom merged[2 * TR_MAX_CUSTOM];
+    size_t m = 0;
+    for (size_t i = 0; i < p->n_custom; i++) {
+        merged[m] = p->custom[i];
+        merged[m++].value = p->custom[i].value;
+    }
+    for (size_t i = 0; i < n; i++) {
+        size_t k = 0;
+        while (k < m && strcmp(merged[k].key, keys[i]) != 0) k++;
+        if (k == m) {
+            memcpy(merged[m].key, keys[i], sizeof merged[m].key);
+            m++;
+        }
+        merged[k].value = (char*)values[i]; /* borrowed for now */
+    }
+    size_t live = 0;
+    for (size_t k = 0; k < m; k++)
+        if (merged[k].value[0]) live++;
+    if (live > TR_MAX_CUSTOM)
+        return tr_fail(r, ERR_INVALID_PARAMETERS, "%s: a user holds at most %d custom fields (this would make %zu)",
+                       key_name, TR_MAX_CUSTOM, live);
+    /* Commit: build the new list with owned copies. */
+    tr_custom out[TR_MAX_CUSTOM];
+    size_t o = 0;
+    for (size_t k = 0; k < m; k++) {
+        if (!merged[k].value[0]) continue;
+        out[o] = merged[k];
+        out[o].value = strdup(merged[k].value);
+        if (!out[o].value) {
+            for (size_t x = 0; x < o; x++) free(out[x].value);
+            return tr_fail(r, ERR_OUT_OF_MEMORY, "out of memory");
+        }
+        o++;
+    }
+    for (size_t i = 0; i < p->n_custom; i++) free(p->custom[i].value);
+    qsort(out, o, sizeof out[0], cmp_custom);
+    memcpy(p->custom, out, o * sizeof out[0]);
+    p->n_custom = o;
+    return ERR_SUCC;
+}
+
+/* ---- writes ------------------------------------------------------------------------ */
+
+int tr_profile_commit(const tr_profile* p, const char* origin, tr_result* r) {
+    tr_store* st = tr_g.store;
+    int rc = tr_store_begin(st);
+    if (rc == TR_OK) rc = tr_store_profile_save(st, p);
+    if (rc == TR_OK) rc = tr_store_event_add(st, TR_EVT_PROFILE, p->id, origin);
+    if (rc == TR_OK) rc = tr_store_commit(st);
+    tr_profile_cache_forget(p->id);
+    if (rc != TR_OK) {
+        tr_store_rollback(st);
+        if (rc == TR_NOTFOUND)
+            return tr_fail(r, ERR_SVR_PROFILE_ACCOUNT_NOT_FOUND, "account %s does not exist", p->id);
+        return tr_fail(r, ERR_IO_OPERATION_FAILED, "store: %s", tr_store_errmsg(st));
+    }
+    tr_feed_mark();
+    return ERR_SUCC;
+}
+
+/* ---- the calls ------------------------------------------------------------------------ */
+
+void tr_job_get_profiles(tr_job* j, tr_result* r) {
+    const json_t* arr = json_object_get(j->arg, "friendship_getprofilelist_param_identifier_array");
+    if (!arr || (json_is_array(arr) && json_array_size(arr) == 0))
+        return (void)tr_fail(r, ERR_SVR_PROFILE_ACCOUNT_MISS,
+                             "friendship_getprofilelist_param_identifier_array is missing or empty");
+    if (!json_is_array(arr))
+        return (void)tr_fail(r, ERR_INVALID_PARAMETERS,
+                             "friendship_getprofilelist_param_identifier_array must be an array");
+    const char** ids;
+    size_t n;
+    if (tr_id_list(arr, TR_MAX_PROFILE_IDS, true, &ids, &n, r) != ERR_SUCC) return;
+    const char* texts[TR_MAX_PROFILE_IDS];
+    size_t found = 0, total = 2;
+    for (size_t i = 0; i < n; i++) {
+        const char* t;
+        int rc = tr_profile_text(ids[i], tr_g.logged_in && strcmp(ids[i], tr_g.user_id) == 0, &t);
+        if (rc == TR_NOTFOUND) continue;
+        if (rc != TR_OK) {
+            free(ids);
+            if (rc == TR_ENOMEM) return (void)tr_fail(r, ERR_OUT_OF_MEMORY, "out of memory");
+            return (void)tr_fail(r, ERR_IO_OPERATION_FAILED, "store: %s", tr_store_errmsg(tr_g.store));
+        }
+        texts[found++] = t;
+        total += strlen(t) + 1;
+    }
+    free(ids);
+    if (!found)
+        return (void)tr_fail(r, ERR_SVR_PROFILE_ACCOUNT_NOT_FOUND, "none of the requested accounts exists");
+    char* out = malloc(total + 1);
+    if (!out) return (void)tr_fail(r, ERR_OUT_OF_MEMORY, "out of memory");
+    char* w = out;
+    *w++ = '[';
+    for (size_t i = 0; i < found; i++) {
+        if (i) *w++ = ',';
+        size_t len = strlen(texts[i]);
+        memcpy(w, texts[i], len);
+        w += len;
+    }
+    *w++ = ']';
+    *w = '\0';
+    tr_succeed(r, out);
+}
+
+void tr_job_modify_profile(tr_job* j, tr_result* r) {
+    if (json_object_size(j->arg) == 0)
+        return (void)tr_fail(r, ERR_INVALID_PARAMETERS, "nothing to modify: the object is empty");
+    const tr_profile* cur;
+    int rc = tr_profile_get(tr_g.user_id, &cur);
+    tr_profile p;
+    if (rc == TR_NOTFOUND) { /* deleted by the admin while logged in: recreate */
+        bool created;
+        if (tr_store_account_ensure(tr_g.store, tr_g.user_id, &created) != TR_OK)
+            return (void)tr_fail(r, ERR_IO_OPERATION_FAILED, "store: %s", tr_store_errmsg(tr_g.store));
+        rc = tr_profile_get(tr_g.user_id, &cur);
+    }
+    if (rc != TR_OK || tr_profile_copy(&p, cur) != TR_OK)
+        return (void)tr_fail(r, rc == TR_EIO ? ERR_IO_OPERATION_FAILED : ERR_OUT_OF_MEMORY, "cannot read own profile");
+    const char* key;
+    json_t* v;
+    json_object_foreach(j->arg, key, v) {
+        if (strcmp(key, CUSTOM_ITEM_KEY) == 0) {
+            if (tr_profile_apply_custom(&p, v, key, r) != ERR_SUCC) goto fail;
+            continue;
+        }
+        int f = 0;
+        while (f < TR_F_COUNT && strcmp(tr_fields[f].item_key, key) != 0) f++;
+        if (f == TR_F_COUNT) {
+            tr_fail(r, ERR_INVALID_PARAMETERS, "unknown key \"%.64s\"", key);
+            goto fail;
+        }
+        const tr_field_desc* d = &tr_fields[f];
+        if (d->is_string) {
+            if (!json_is_string(v)) {
+                tr_fail(r, ERR_SVR_PROFILE_INVALID_VALUE_FORMAT, "%s: expected a string", key);
+                goto fail;
+            }
+            if (json_string_length(v) > TR_MAX_VALUE_LEN) {
+                tr_fail(r, ERR_SVR_PROFILE_SIZE_LIMIT, "%s: %zu bytes, at most %d", key, json_string_length(v),
+                        TR_MAX_VALUE_LEN);
+                goto fail;
+            }
+            char* s = strdup(json_string_value(v));
+            if (!s) {
+                tr_fail(r, ERR_OUT_OF_MEMORY, "out of memory");
+                goto fail;
+            }
+            free(p.str[f]);
+            p.str[f] = s;
+        } else {
+            if (!json_is_integer(v)) {
+                tr_fail(r, ERR_SVR_PROFILE_INVALID_VALUE_FORMAT, "%s: expected an integer", key);
+                goto fail;
+            }
+            json_int_t x = json_integer_value(v);
+            if (x < (json_int_t)d->min || x > (json_int_t)d->max) {
+                tr_fail(r, ERR_SVR_PROFILE_VALUE_ERROR, "%s: %lld is outside %u..%u", key, (long long)x, d->min,
+                        d->max);
+                goto fail;
+            }
+            p.num[f] = (uint32_t)x;
+        }
+    }
+    p.last_updated = (int64_t)time(NULL);
+    if (tr_profile_commit(&p, tr_origin_self(), r) == ERR_SUCC) tr_succeed(r, NULL);
+fail:
+    tr_profile_clear(&p);
+}

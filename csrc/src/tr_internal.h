@@ -1,0 +1,299 @@
+/*
+ * tr_internal.h - timref's internal interfaces.  Everything here is hidden
+ * (-fvisibility=hidden) and prefixed tr_.
+ *
+ * Threads: the API functions run on the caller's thread and only check and
+ * copy their arguments; every job then runs, in order, on one logic thread
+ * (engine.c), which owns the context below, the store and the caches.  Only
+ * the small snapshot of the login state (TIMGetLoginUserID) and the event
+ * callback registrations are shared, each behind its own mutex.
+ */
+#ifndef TR_INTERNAL_H
+#define TR_INTERNAL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "TIMCloud.h"
+#include "TIMRef.h"
+
+/* ---- limits (SPEC 3) ---------------------------------------------------- */
+#define TR_MAX_ID_LEN 32              /* identifier bytes                       */
+#define TR_MAX_JSON_LEN (1024 * 1024) /* JSON argument bytes (9522 beyond)      */
+#define TR_MAX_DEPTH 64               /* JSON nesting (TIM_ERR_JSON beyond)     */
+#define TR_MAX_PROFILE_IDS 100        /* ids examined by a profile lookup       */
+#define TR_MAX_STATUS_IDS 500         /* ids examined by a status lookup        */
+#define TR_MAX_VALUE_LEN 500          /* profile string values                  */
+#define TR_MAX_CUSTOM_STATUS_LEN 100  /* custom status                          */
+#define TR_MAX_SUBS 200               /* users in one subscription list         */
+#define TR_MAX_CUSTOM 20              /* custom fields per call and per user    */
+#define TR_CUSTOM_PREFIX "Tag_Profile_Custom_"
+#define TR_CUSTOM_PREFIX_LEN 19
+#define TR_MAX_CUSTOM_NAME 8
+#define TR_CUSTOM_KEY_SIZE (TR_CUSTOM_PREFIX_LEN + TR_MAX_CUSTOM_NAME + 1)
+#define TR_DESC_SIZE 256
+
+/* ---- results ------------------------------------------------------------- */
+
+/* What a job reports through its callback. */
+typedef struct tr_result {
+    int code;
+    char desc[TR_DESC_SIZE];
+    char* json; /* malloc'd json_params; NULL means "" (or the job's err_json) */
+} tr_result;
+
+/* Set an error (code, printf-style desc); returns code. */
+int tr_fail(tr_result* r, int code, const char* fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Set success with json_params taken over from `json` (may be NULL). */
+void tr_succeed(tr_result* r, char* json);
+/* Serialize `j` compactly into r->json (steals the reference); 6028 on failure. */
+int tr_succeed_json(tr_result* r, json_t* j);
+
+/* ---- json.c -------------------------------------------------------------- */
+
+enum tr_json_shape { TR_JSON_OBJECT = 1, TR_JSON_ARRAY = 2 };
+/*
+ * Parse an API argument: depth <= 64, no duplicated keys, valid UTF-8, no
+ * \u0000, top level of the given shape.  Returns TIM_SUCC (with *out) or
+ * TIM_ERR_JSON.  The caller has already checked NULL, "" and the size.
+ */
+int tr_json_parse(const char* text, size_t len, int shape, json_t** out);
+/* Dump compactly (keys in insertion order); NULL on allocation failure. */
+char* tr_json_dump(const json_t* j);
+/* An identifier is 1..32 bytes of printable ASCII (0x20-0x7e). */
+bool tr_id_valid(const char* s, size_t len);
+/*
+ * Check a custom profile key ("Tag_Profile_Custom_" optional, then 1..8
+ * letters) and write its full form into out.  Returns false when malformed.
+ */
+bool tr_custom_key_full(const char* key, char out[TR_CUSTOM_KEY_SIZE]);
+/*
+ * Read an id array (json array of strings), examining at most `max` entries:
+ * non-strings give 6017, invalid ids 7003 (desc names the entry).  Writes the
+ * ids, in order (each once when `dedupe`: meant for short lists), to *ids
+ * (pointers into `arr`, valid while it lives; free the array).
+ */
+int tr_id_list(const json_t* arr, size_t max, bool dedupe, const char*** ids, size_t* n, tr_result* r);
+
+/* ---- engine.c ------------------------------------------------------------ */
+
+typedef struct tr_job tr_job;
+typedef void (*tr_run_fn)(tr_job* job, tr_result* res);
+
+enum tr_needs {
+    TR_NEED_INIT = 1,  /* 6013 unless initialized */
+    TR_NEED_LOGIN = 2  /* 6014 unless logged in   */
+};
+
+struct tr_job {
+    tr_job* next;
+    tr_run_fn run;
+    unsigned needs;
+    int pre_code;         /* non-zero: complete with this code, do not run   */
+    const char* err_json; /* json_params of error completions: "" or "[]"     */
+    json_t* arg;          /* parsed argument (owned), or NULL                 */
+    char* s1;             /* copied strings (owned), or NULL                  */
+    char* s2;
+    TIMCommCallback cb;   /* user callback, or NULL for internal jobs         */
+    const void* ud;
+    /* internal synchronous jobs (TIMInit / TIMUninit / destructor) */
+    void (*sync_fn)(void* arg);
+    void* sync_arg;
+    int* sync_done;
+};
+
+/* A new job, or NULL when memory runs out. */
+tr_job* tr_job_new(tr_run_fn run, unsigned needs, TIMCommCallback cb, const void* ud);
+void tr_job_free(tr_job* job);
+/* Queue a job (takes ownership).  Starts the logic thread if needed. */
+void tr_submit(tr_job* job);
+/* Run fn(arg) on the logic thread and wait for it (inline when already there). */
+void tr_run_sync(void (*fn)(void*), void* arg);
+/* Mark every queued user call as interrupted (7009); used by TIMUninit. */
+void tr_interrupt_pending(void);
+/* On the logic thread: complete the interrupted jobs now (TIMUninit from a callback). */
+void tr_drain_interrupted(void);
+bool tr_on_logic_thread(void);
+/* Stop the logic thread after what is queued (library unload). */
+void tr_engine_stop(void);
+
+/* Event callback registrations (any thread). */
+enum tr_event_kind { TR_EV_SELF_INFO, TR_EV_USER_STATUS, TR_EV_USER_INFO, TR_EV_COUNT };
+void tr_event_set(int kind, void* fn, const void* ud);
+/* Deliver an event to its registered callback, if any (logic thread only). */
+void tr_event_fire(int kind, const char* json);
+
+/* ---- the context, owned by the logic thread (api.c) ---------------------- */
+
+typedef struct tr_store tr_store;
+
+typedef struct tr_sublist {
+    size_t n;
+    char ids[TR_MAX_SUBS][TR_MAX_ID_LEN + 1]; /* oldest first */
+} tr_sublist;
+
+typedef struct tr_ctx {
+    bool initialized;
+    uint64_t app_id;
+    char* dir;            /* store directory, NULL for memory */
+    char* secret_key;     /* NULL: any non-empty sig accepted */
+    char* device;         /* device name of this process's sessions */
+    char** allowed_keys;  /* full custom keys the app allows, NULL: any */
+    size_t n_allowed;
+    tr_store* store;
+    /* the session */
+    bool logged_in;
+    char user_id[TR_MAX_ID_LEN + 1];
+    char token[64];       /* this session's identity in the store */
+    tr_sublist status_subs;
+    tr_sublist info_subs;
+} tr_ctx;
+
+extern tr_ctx tr_g;
+
+/* Publish the login state for TIMGetLoginUserID / TIMGetLoginStatus. */
+void tr_snapshot_set(const char* user_id_or_null);
+
+/* ---- store.c: SQLite ---------------------------------------------------- */
+
+enum tr_field {
+    TR_F_NICK, TR_F_GENDER, TR_F_FACE_URL, TR_F_SIGNATURE, TR_F_ALLOW_TYPE, TR_F_LOCATION,
+    TR_F_LANGUAGE, TR_F_BIRTHDAY, TR_F_LEVEL, TR_F_ROLE, TR_F_MSG_SETTINGS, TR_F_FORBID,
+    TR_F_COUNT
+};
+
+typedef struct tr_custom {
+    char key[TR_CUSTOM_KEY_SIZE]; /* full key, prefix included */
+    char* value;
+} tr_custom;
+
+typedef struct tr_profile {
+    char id[TR_MAX_ID_LEN + 1];
+    char* str[TR_F_COUNT];   /* string fields (others NULL), never NULL for them */
+    uint32_t num[TR_F_COUNT];/* number fields */
+    int64_t last_updated;
+    size_t n_custom;
+    tr_custom custom[TR_MAX_CUSTOM]; /* sorted by key */
+} tr_profile;
+
+typedef struct tr_status {
+    char id[TR_MAX_ID_LEN + 1];
+    int type;                /* TIMUserStatusType */
+    char* custom;            /* never NULL */
+    size_t n_devices;
+    char** devices;
+} tr_status;
+
+enum tr_store_rc { TR_OK = 0, TR_NOTFOUND = 1, TR_EIO = -1, TR_ENOMEM = -2 };
+/* Change events: a profile changed; presence changed (login, logout, offline);
+ * the custom status changed (or the admin set the status). */
+enum tr_event_type { TR_EVT_PROFILE = 1, TR_EVT_PRESENCE = 2, TR_EVT_STATUS = 3 };
+
+int tr_store_open(tr_store** out, uint64_t app_id, const char* dir, char* err, size_t errlen);
+void tr_store_close(tr_store* st);
+const char* tr_store_errmsg(tr_store* st);
+int tr_store_begin(tr_store* st);   /* BEGIN IMMEDIATE */
+int tr_store_commit(tr_store* st);
+void tr_store_rollback(tr_store* st);
+/* Create the account when missing; *created tells which. */
+int tr_store_account_ensure(tr_store* st, const char* id, bool* created);
+int tr_store_account_exists(tr_store* st, const char* id);  /* TR_OK / TR_NOTFOUND */
+int tr_store_account_delete(tr_store* st, const char* id);
+int tr_store_profile_load(tr_store* st, const char* id, tr_profile* out);
+int tr_store_profile_save(tr_store* st, const tr_profile* p);
+int tr_store_status_load(tr_store* st, const char* id, tr_status* out);
+/*
+ * Set the stored (not-online) status and the custom status: type < 0 keeps
+ * the type (custom must then be given), custom NULL keeps the custom status.
+ * TR_NOTFOUND when the account does not exist.
+ */
+int tr_store_status_set(tr_store* st, const char* id, int type, const char* custom);
+int tr_store_session_add(tr_store* st, const char* token, const char* id, const char* device,
+                         bool simulated);
+int tr_store_session_remove(tr_store* st, const char* token);
+/* Remove the user's simulated sessions. */
+int tr_store_session_remove_simulated(tr_store* st, const char* id);
+/* Number of live sessions of a user. */
+int tr_store_session_count(tr_store* st, const char* id, int* n);
+/* Append a change event (inside the caller's transaction). */
+int tr_store_event_add(tr_store* st, int type, const char* id, const char* origin);
+/* Visit events after *seq, advancing it.  fn returns non-zero to stop. */
+int tr_store_event_scan(tr_store* st, int64_t* seq,
+                        void (*fn)(void* arg, int type, const char* id, const char* origin),
+                        void* arg);
+int64_t tr_store_event_last(tr_store* st);
+
+void tr_profile_init(tr_profile* p, const char* id);
+void tr_profile_clear(tr_profile* p);
+int tr_profile_copy(tr_profile* dst, const tr_profile* src);
+void tr_status_clear(tr_status* s);
+
+/* ---- profile.c ------------------------------------------------------------ */
+
+/* The profile field table: JSON keys, REST tag, kind and range. */
+typedef struct tr_field_desc {
+    int field;
+    const char* item_key;    /* user_profile_item_... */
+    const char* profile_key; /* user_profile_...      */
+    const char* tag;         /* Tag_Profile_IM_...    */
+    bool is_string;
+    uint32_t min, max;       /* numbers */
+    const char* const* names;/* REST string values by number (enums), or NULL */
+} tr_field_desc;
+extern const tr_field_desc tr_fields[TR_F_COUNT];
+
+/* JSON of a profile; self: show own add permission. */
+json_t* tr_profile_json(const tr_profile* p, bool self);
+/* Cached profile of id (logic thread).  TR_OK, TR_NOTFOUND, TR_EIO. */
+int tr_profile_get(const char* id, const tr_profile** out);
+/* Cached compact JSON text of the profile (self or other view). */
+int tr_profile_text(const char* id, bool self, const char** out);
+void tr_profile_cache_forget(const char* id);
+void tr_profile_cache_reset(void);
+/*
+ * Validate a custom-string entry list and merge it into p (all or nothing):
+ * codes 40610, 40601, 9001, 40009, 6017 with the key named.
+ */
+int tr_profile_apply_custom(tr_profile* p, const json_t* arr, const char* key_name, tr_result* r);
+/* Check the custom key against the app's allowed list. */
+bool tr_custom_key_allowed(const char* full_key);
+/* Persist p, log the change and notify (inside a transaction of its own). */
+int tr_profile_commit(const tr_profile* p, const char* origin, tr_result* r);
+
+void tr_job_get_profiles(tr_job* job, tr_result* r);
+void tr_job_modify_profile(tr_job* job, tr_result* r);
+
+/* ---- status.c ------------------------------------------------------------- */
+
+json_t* tr_status_json(const tr_status* s);
+void tr_job_get_status(tr_job* job, tr_result* r);
+void tr_job_set_self_status(tr_job* job, tr_result* r);
+void tr_job_subscribe_status(tr_job* job, tr_result* r);
+void tr_job_unsubscribe_status(tr_job* job, tr_result* r);
+void tr_job_subscribe_info(tr_job* job, tr_result* r);
+void tr_job_unsubscribe_info(tr_job* job, tr_result* r);
+bool tr_sublist_has(const tr_sublist* l, const char* id);
+
+/* ---- feed.c: change events -> caches and event callbacks ------------------ */
+
+/* The origin string of changes made by this session / by the admin surface. */
+const char* tr_origin_self(void);
+#define TR_ORIGIN_ADMIN "admin"
+/* Note that the store may hold new events (after a local commit). */
+void tr_feed_mark(void);
+/* Deliver pending events (logic thread; after each job). */
+void tr_feed_run(void);
+/* Start / stop watching the store for other processes' commits. */
+int tr_feed_start(void);
+void tr_feed_stop(void);
+
+/* ---- admin.c -------------------------------------------------------------- */
+
+void tr_job_admin(tr_job* job, tr_result* r);
+
+/* ---- usersig.c -------------------------------------------------------------- */
+#include "usersig.h"
+
+#endif
