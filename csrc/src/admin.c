@@ -443,7 +443,7 @@ static void set_user_status(const json_t* body, tr_result* r) {
         return answer(r, REST_ERR_NO_ACCOUNT, NULL, "account %s does not exist", id);
     }
     if (rc == TR_OK) {
-        if (t == kTIMUserStatusType_Online) rc = tr_store_session_add(st, token, id, tr_g.device, true);
+        if (t == kTIMUserStatusType_Online) rc = tr_store_session_add(st, token, id, tr_g.device, true, -1);
         else rc = tr_store_session_remove_simulated(st, id);
     }
     /* Online comes from the session; 2 and 3 are stored.  Custom status only when given. */

@@ -163,6 +163,7 @@ static int end_session(tr_result* r) {
     int n = 0;
     int rc = tr_store_begin(st);
     if (rc == TR_OK) rc = tr_store_session_remove(st, tr_g.token);
+    if (rc == TR_OK) tr_store_slot_release(st, tr_g.slot);
     if (rc == TR_OK) rc = tr_store_session_count(st, tr_g.user_id, &n);
     if (rc == TR_OK && n == 0) {
         rc = tr_store_status_set(st, tr_g.user_id, kTIMUserStatusType_UnLogined, "");
@@ -250,17 +251,22 @@ static void job_login(tr_job* j, tr_result* r) {
              rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
     tr_store* st = tr_g.store;
     bool created = false;
+    int slot = -1;
+    tr_feed_reap(); /* free the slots of dead processes first */
     int rc = tr_store_begin(st);
     if (rc == TR_OK) rc = tr_store_account_ensure(st, id, &created);
-    if (rc == TR_OK) rc = tr_store_session_add(st, tr_g.token, id, tr_g.device, false);
+    if (rc == TR_OK) rc = tr_store_slot_acquire(st, &slot);
+    if (rc == TR_OK) rc = tr_store_session_add(st, tr_g.token, id, tr_g.device, false, slot);
     if (rc == TR_OK) rc = tr_store_event_add(st, TR_EVT_PRESENCE, id, tr_g.token);
     if (rc == TR_OK && created) rc = tr_store_event_add(st, TR_EVT_PROFILE, id, tr_g.token);
     if (rc == TR_OK) rc = tr_store_commit(st);
     if (rc != TR_OK) {
         tr_store_rollback(st);
+        tr_store_slot_release(st, slot);
         return (void)tr_fail(r, ERR_IO_OPERATION_FAILED, "store: %s", tr_store_errmsg(st));
     }
     tr_feed_mark();
+    tr_g.slot = slot;
     tr_g.logged_in = true;
     snprintf(tr_g.user_id, sizeof tr_g.user_id, "%s", id);
     tr_g.status_subs.n = 0;

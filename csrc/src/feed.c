@@ -4,10 +4,10 @@
  * Every write appends an event (type, user, origin) to the store in the same
  * transaction.  After each job the logic thread reads the events it has not
  * seen, drops the changed users from the profile cache and delivers the
- * event callbacks this session is due.  With a store on disk, a watcher
- * thread blocks on inotify for the store's directory: a commit by another
- * process writes the WAL file, which wakes the watcher, which queues a feed
- * job.  Nothing polls.
+ * event callbacks this session is due.  With a store on disk, every commit
+ * is followed by a one-byte write to the store's notify file; a watcher
+ * thread blocks on inotify for that file, and a write by another process
+ * wakes it, and it queues a feed job.  Nothing polls.
  */
 #include <errno.h>
 #include <poll.h>
@@ -134,25 +134,52 @@ static void job_feed_poll(tr_job* j, tr_result* r) {
     tr_feed_mark();
 }
 
+/* How often, at most, the sessions of other processes are checked for life. */
+#define REAP_INTERVAL_MS 1000
+
+void tr_feed_reap(void) {
+    if (!tr_g.initialized || !tr_g.store) return;
+    int n = 0;
+    tr_store_reap(tr_g.store, tr_g.logged_in ? tr_g.token : NULL, &n);
+    if (n) tr_feed_mark();
+}
+
+static atomic_bool g_reap_queued;
+
+static void job_reap(tr_job* j, tr_result* r) {
+    (void)j;
+    (void)r;
+    atomic_store(&g_reap_queued, false);
+    tr_feed_reap();
+}
+
+/* Queue an internal job once (flag says one is already queued). */
+static void queue_once(atomic_bool* flag, tr_run_fn fn) {
+    if (atomic_exchange(flag, true)) return;
+    tr_job* j = tr_job_new(fn, 0, NULL, NULL);
+    if (j) tr_submit(j);
+    else atomic_store(flag, false);
+}
+
 static void* watcher_main(void* unused) {
     (void)unused;
     char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
     struct pollfd fds[2] = {{.fd = g_inotify, .events = POLLIN}, {.fd = g_wake, .events = POLLIN}};
     for (;;) {
-        int n = poll(fds, 2, -1);
+        int n = poll(fds, 2, REAP_INTERVAL_MS);
         if (n < 0) {
             if (errno == EINTR) continue;
             break;
+        }
+        if (n == 0) { /* quiet for a while: check that the other sessions live */
+            queue_once(&g_reap_queued, job_reap);
+            continue;
         }
         if (fds[1].revents) break;
         if (fds[0].revents & POLLIN) {
             while (read(g_inotify, buf, sizeof buf) > 0) {
             }
-            if (!atomic_exchange(&g_poll_queued, true)) {
-                tr_job* j = tr_job_new(job_feed_poll, 0, NULL, NULL);
-                if (j) tr_submit(j);
-                else atomic_store(&g_poll_queued, false);
-            }
+            queue_once(&g_poll_queued, job_feed_poll);
         }
     }
     return NULL;
@@ -166,13 +193,15 @@ int tr_feed_start(void) {
     g_inotify = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     g_wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (g_inotify < 0 || g_wake < 0 ||
-        inotify_add_watch(g_inotify, tr_g.dir, IN_MODIFY | IN_CLOSE_WRITE | IN_CREATE | IN_MOVED_TO) < 0) {
+        inotify_add_watch(g_inotify, tr_store_notify_path(tr_g.store), IN_MODIFY) < 0) {
         fprintf(stderr, "timref: cannot watch %s (%s): changes from other processes will not be seen\n",
-                tr_g.dir, strerror(errno));
+                tr_store_notify_path(tr_g.store), strerror(errno));
         tr_feed_stop();
         return TR_EIO;
     }
     atomic_store(&g_poll_queued, false);
+    atomic_store(&g_reap_queued, false);
+    tr_feed_reap(); /* sessions left by processes that died before we came */
     if (pthread_create(&g_watcher, NULL, watcher_main, NULL) != 0) {
         tr_feed_stop();
         return TR_EIO;

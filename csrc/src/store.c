@@ -19,11 +19,11 @@
 #include "tr_internal.h"
 
 enum {
-    Q_BEGIN, Q_COMMIT, Q_ROLLBACK,
+    Q_BEGIN, Q_COMMIT, Q_ROLLBACK, Q_READ_BEGIN,
     Q_ACC_INSERT, Q_ACC_EXISTS, Q_ACC_DELETE, Q_ACC_DEL_SESSIONS,
     Q_PROF_LOAD, Q_PROF_SAVE,
     Q_STATUS_LOAD, Q_STATUS_SET, Q_STATUS_SET_TYPE, Q_DEVICES,
-    Q_SESS_ADD, Q_SESS_REMOVE, Q_SESS_REMOVE_SIM, Q_SESS_COUNT,
+    Q_SESS_ADD, Q_SESS_REMOVE, Q_SESS_REMOVE_SIM, Q_SESS_COUNT, Q_SESS_SLOTS, Q_SESS_OTHERS,
     Q_EV_ADD, Q_EV_SCAN, Q_EV_LAST, Q_EV_PRUNE,
     Q_COUNT
 };
@@ -32,6 +32,7 @@ static const char* const k_sql[Q_COUNT] = {
     [Q_BEGIN] = "BEGIN IMMEDIATE",
     [Q_COMMIT] = "COMMIT",
     [Q_ROLLBACK] = "ROLLBACK",
+    [Q_READ_BEGIN] = "BEGIN",
     [Q_ACC_INSERT] = "INSERT OR IGNORE INTO account(id, created) VALUES (?1, ?2)",
     [Q_ACC_EXISTS] = "SELECT 1 FROM account WHERE id = ?1",
     [Q_ACC_DELETE] = "DELETE FROM account WHERE id = ?1",
@@ -48,11 +49,13 @@ static const char* const k_sql[Q_COUNT] = {
                      "custom_status = ?3 WHERE id = ?1",
     [Q_STATUS_SET_TYPE] = "UPDATE account SET status = ?2 WHERE id = ?1",
     [Q_DEVICES] = "SELECT device FROM session WHERE user_id = ?1 ORDER BY started, token",
-    [Q_SESS_ADD] = "INSERT OR REPLACE INTO session(token, user_id, device, simulated, pid, started) "
-                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [Q_SESS_ADD] = "INSERT OR REPLACE INTO session(token, user_id, device, simulated, pid, started, slot) "
+                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     [Q_SESS_REMOVE] = "DELETE FROM session WHERE token = ?1",
     [Q_SESS_REMOVE_SIM] = "DELETE FROM session WHERE user_id = ?1 AND simulated = 1",
     [Q_SESS_COUNT] = "SELECT count(*) FROM session WHERE user_id = ?1",
+    [Q_SESS_SLOTS] = "SELECT slot FROM session WHERE slot IS NOT NULL ORDER BY slot",
+    [Q_SESS_OTHERS] = "SELECT token, user_id, slot FROM session WHERE slot IS NOT NULL AND token != ?1",
     [Q_EV_ADD] = "INSERT INTO event(type, user_id, origin) VALUES (?1, ?2, ?3)",
     [Q_EV_SCAN] = "SELECT seq, type, user_id, origin FROM event WHERE seq > ?1 ORDER BY seq LIMIT 512",
     [Q_EV_LAST] = "SELECT coalesce(max(seq), 0) FROM event",
@@ -76,7 +79,7 @@ static const char k_schema[] =
     "CREATE TABLE IF NOT EXISTS session("
     "  token TEXT PRIMARY KEY, user_id TEXT NOT NULL, device TEXT NOT NULL,"
     "  simulated INTEGER NOT NULL DEFAULT 0, pid INTEGER NOT NULL DEFAULT 0,"
-    "  started INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
+    "  started INTEGER NOT NULL DEFAULT 0, slot INTEGER) WITHOUT ROWID;"
     "CREATE INDEX IF NOT EXISTS session_user ON session(user_id);"
     "CREATE TABLE IF NOT EXISTS event("
     "  seq INTEGER PRIMARY KEY AUTOINCREMENT, type INTEGER NOT NULL,"
@@ -90,9 +93,14 @@ static const char k_schema[] =
 struct tr_store {
     sqlite3* db;
     sqlite3_stmt* q[Q_COUNT];
-    char* path; /* NULL for memory */
+    char* path;        /* NULL for memory */
+    char* notify_path; /* written after every commit; other processes watch it */
+    int notify_fd;
+    int lock_fd;       /* each live session holds a lock on its slot's byte */
     unsigned writes;
 };
+
+const char* tr_store_notify_path(tr_store* st) { return st->notify_path; }
 
 const char* tr_store_errmsg(tr_store* st) {
     return st && st->db ? sqlite3_errmsg(st->db) : "no store";
@@ -143,6 +151,8 @@ int tr_store_open(tr_store** out, uint64_t app_id, const char* dir, char* err, s
     *out = NULL;
     tr_store* st = calloc(1, sizeof *st);
     if (!st) return snprintf(err, errlen, "out of memory"), TR_ENOMEM;
+    st->notify_fd = -1;
+    st->lock_fd = -1;
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
     const char* path = ":memory:";
     if (dir) {
@@ -166,6 +176,36 @@ int tr_store_open(tr_store** out, uint64_t app_id, const char* dir, char* err, s
             return TR_EIO;
         }
         close(fd);
+        st->notify_path = malloc(n);
+        if (!st->notify_path) {
+            free(st->path);
+            free(st);
+            return snprintf(err, errlen, "out of memory"), TR_ENOMEM;
+        }
+        snprintf(st->notify_path, n, "%s/timref-%" PRIu64 ".notify", dir, app_id);
+        st->notify_fd = open(st->notify_path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (st->notify_fd < 0) {
+            snprintf(err, errlen, "cannot open %s: %s", st->notify_path, strerror(errno));
+            free(st->notify_path);
+            free(st->path);
+            free(st);
+            return TR_EIO;
+        }
+        char* lock_path = malloc(n);
+        if (lock_path) {
+            snprintf(lock_path, n, "%s/timref-%" PRIu64 ".locks", dir, app_id);
+            st->lock_fd = open(lock_path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+            if (st->lock_fd < 0) snprintf(err, errlen, "cannot open %s: %s", lock_path, strerror(errno));
+            free(lock_path);
+        }
+        if (st->lock_fd < 0) {
+            if (!lock_path) snprintf(err, errlen, "out of memory");
+            close(st->notify_fd);
+            free(st->notify_path);
+            free(st->path);
+            free(st);
+            return TR_EIO;
+        }
         flags |= SQLITE_OPEN_NOFOLLOW;
         path = st->path;
     }
@@ -200,6 +240,9 @@ void tr_store_close(tr_store* st) {
     if (!st) return;
     for (int i = 0; i < Q_COUNT; i++) sqlite3_finalize(st->q[i]);
     sqlite3_close(st->db);
+    if (st->notify_fd >= 0) close(st->notify_fd);
+    if (st->lock_fd >= 0) close(st->lock_fd); /* releases this process's slots */
+    free(st->notify_path);
     free(st->path);
     free(st);
 }
@@ -208,6 +251,12 @@ int tr_store_begin(tr_store* st) { return exec_q(st->q[Q_BEGIN]); }
 
 int tr_store_commit(tr_store* st) {
     int rc = exec_q(st->q[Q_COMMIT]);
+    /* Now the commit is visible to readers: wake the other processes.  (Watching
+     * the WAL itself would wake them before the WAL index shows the commit.) */
+    if (rc == TR_OK && st->notify_fd >= 0) {
+        if (pwrite(st->notify_fd, "", 1, 0) < 0) { /* a missed wake-up is caught by the next */
+        }
+    }
     if (rc == TR_OK && ++st->writes % EVENT_PRUNE_EVERY == 0) {
         int64_t last = tr_store_event_last(st);
         if (last > EVENT_KEEP) {
@@ -364,7 +413,18 @@ void tr_status_clear(tr_status* s) {
     memset(s, 0, sizeof *s);
 }
 
+static int status_load(tr_store* st, const char* id, tr_status* out);
+
 int tr_store_status_load(tr_store* st, const char* id, tr_status* out) {
+    /* Two statements: read them in one transaction, so a commit from another
+     * process cannot land between them. */
+    bool own_txn = sqlite3_get_autocommit(st->db) && exec_q(st->q[Q_READ_BEGIN]) == TR_OK;
+    int rc = status_load(st, id, out);
+    if (own_txn) exec_q(st->q[Q_COMMIT]);
+    return rc;
+}
+
+static int status_load(tr_store* st, const char* id, tr_status* out) {
     memset(out, 0, sizeof *out);
     snprintf(out->id, sizeof out->id, "%s", id);
     sqlite3_stmt* s = st->q[Q_STATUS_LOAD];
@@ -418,7 +478,7 @@ int tr_store_status_set(tr_store* st, const char* id, int type, const char* cust
 }
 
 int tr_store_session_add(tr_store* st, const char* token, const char* id, const char* device,
-                         bool simulated) {
+                         bool simulated, int slot) {
     sqlite3_stmt* s = st->q[Q_SESS_ADD];
     sqlite3_bind_text(s, 1, token, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 2, id, -1, SQLITE_STATIC);
@@ -428,7 +488,90 @@ int tr_store_session_add(tr_store* st, const char* token, const char* id, const 
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     sqlite3_bind_int64(s, 6, (sqlite3_int64)ts.tv_sec * 1000000000 + ts.tv_nsec);
+    if (slot >= 0) sqlite3_bind_int(s, 7, slot);
+    else sqlite3_bind_null(s, 7);
     return exec_q(s);
+}
+
+/* ---- liveness: slot locks ------------------------------------------------------ */
+
+static int slot_lock(int fd, int cmd, short type, int slot) {
+    struct flock fl = {.l_type = type, .l_whence = SEEK_SET, .l_start = slot, .l_len = 1, .l_pid = 0};
+    if (fcntl(fd, cmd, &fl) != 0) return -1;
+    return cmd == F_OFD_GETLK ? fl.l_type : 0;
+}
+
+int tr_store_slot_acquire(tr_store* st, int* slot) {
+    *slot = -1;
+    if (st->lock_fd < 0) return TR_OK; /* in memory: one process, nothing to watch */
+    sqlite3_stmt* s = st->q[Q_SESS_SLOTS];
+    int want = 0, rc;
+    /* The lowest slot no session row claims (rows come sorted). */
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        int used = sqlite3_column_int(s, 0);
+        if (used == want) want++;
+        else if (used > want) break;
+    }
+    finish(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return TR_EIO;
+    /* A free slot may still be locked by a process between its lock and its
+     * commit elsewhere: move on. */
+    for (int tries = 0; tries < 4096; tries++, want++) {
+        if (slot_lock(st->lock_fd, F_OFD_SETLK, F_WRLCK, want) == 0) {
+            *slot = want;
+            return TR_OK;
+        }
+        if (errno != EAGAIN && errno != EACCES) return TR_EIO;
+    }
+    return TR_EIO;
+}
+
+void tr_store_slot_release(tr_store* st, int slot) {
+    if (st->lock_fd >= 0 && slot >= 0) slot_lock(st->lock_fd, F_OFD_SETLK, F_UNLCK, slot);
+}
+
+int tr_store_reap(tr_store* st, const char* own_token, int* reaped) {
+    *reaped = 0;
+    if (st->lock_fd < 0) return TR_OK;
+    typedef struct {
+        char token[64];
+        char id[TR_MAX_ID_LEN + 1];
+    } dead_t;
+    dead_t dead[64];
+    size_t n = 0;
+    sqlite3_stmt* s = st->q[Q_SESS_OTHERS];
+    sqlite3_bind_text(s, 1, own_token ? own_token : "", -1, SQLITE_STATIC);
+    int rc;
+    while (n < 64 && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        int slot = sqlite3_column_int(s, 2);
+        /* Nobody holds the slot: its process is gone. */
+        if (slot_lock(st->lock_fd, F_OFD_GETLK, F_WRLCK, slot) == F_UNLCK) {
+            snprintf(dead[n].token, sizeof dead[n].token, "%s", (const char*)sqlite3_column_text(s, 0));
+            snprintf(dead[n].id, sizeof dead[n].id, "%s", (const char*)sqlite3_column_text(s, 1));
+            n++;
+        }
+    }
+    finish(s);
+    if (n == 0) return TR_OK;
+    if ((rc = tr_store_begin(st)) != TR_OK) return rc;
+    for (size_t i = 0; i < n && rc == TR_OK; i++) {
+        rc = tr_store_session_remove(st, dead[i].token);
+        if (rc != TR_OK || sqlite3_changes(st->db) == 0) continue; /* another process reaped it */
+        int left = 0;
+        rc = tr_store_session_count(st, dead[i].id, &left);
+        if (rc == TR_OK && left == 0) {
+            rc = tr_store_status_set(st, dead[i].id, kTIMUserStatusType_Offline, "");
+            if (rc == TR_NOTFOUND) rc = TR_OK;
+        }
+        if (rc == TR_OK) rc = tr_store_event_add(st, TR_EVT_PRESENCE, dead[i].id, "reaper");
+        if (rc == TR_OK) (*reaped)++;
+    }
+    if (rc == TR_OK) rc = tr_store_commit(st);
+    if (rc != TR_OK) {
+        tr_store_rollback(st);
+        *reaped = 0;
+    }
+    return rc;
 }
 
 int tr_store_session_remove(tr_store* st, const char* token) {

@@ -147,6 +147,7 @@ typedef struct tr_ctx {
     bool logged_in;
     char user_id[TR_MAX_ID_LEN + 1];
     char token[64];       /* this session's identity in the store */
+    int slot;             /* its liveness slot (-1: none) */
     tr_sublist status_subs;
     tr_sublist info_subs;
 } tr_ctx;
@@ -194,6 +195,8 @@ enum tr_event_type { TR_EVT_PROFILE = 1, TR_EVT_PRESENCE = 2, TR_EVT_STATUS = 3 
 int tr_store_open(tr_store** out, uint64_t app_id, const char* dir, char* err, size_t errlen);
 void tr_store_close(tr_store* st);
 const char* tr_store_errmsg(tr_store* st);
+/* The file written after every commit (NULL for a store in memory). */
+const char* tr_store_notify_path(tr_store* st);
 int tr_store_begin(tr_store* st);   /* BEGIN IMMEDIATE */
 int tr_store_commit(tr_store* st);
 void tr_store_rollback(tr_store* st);
@@ -211,7 +214,20 @@ int tr_store_status_load(tr_store* st, const char* id, tr_status* out);
  */
 int tr_store_status_set(tr_store* st, const char* id, int type, const char* custom);
 int tr_store_session_add(tr_store* st, const char* token, const char* id, const char* device,
-                         bool simulated);
+                         bool simulated, int slot);
+/*
+ * Liveness (stores on disk): a live session holds an OFD lock on one byte of
+ * the store's lock file, its slot, recorded in its session row.  The OS drops
+ * the lock when the process dies, however it dies.
+ */
+/* Lock a free slot for a new session (inside its write transaction); -1 in memory. */
+int tr_store_slot_acquire(tr_store* st, int* slot);
+void tr_store_slot_release(tr_store* st, int slot);
+/*
+ * End the sessions whose slot nobody holds any more (other than own_token):
+ * their user turns Offline when no session is left, with an event.
+ */
+int tr_store_reap(tr_store* st, const char* own_token, int* reaped);
 int tr_store_session_remove(tr_store* st, const char* token);
 /* Remove the user's simulated sessions. */
 int tr_store_session_remove_simulated(tr_store* st, const char* id);
@@ -288,6 +304,8 @@ void tr_feed_run(void);
 /* Start / stop watching the store for other processes' commits. */
 int tr_feed_start(void);
 void tr_feed_stop(void);
+/* Turn the sessions of dead processes Offline (logic thread). */
+void tr_feed_reap(void);
 
 /* ---- admin.c -------------------------------------------------------------- */
 
