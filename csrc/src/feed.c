@@ -41,6 +41,7 @@ typedef struct ev {
     int type;
     char id[TR_MAX_ID_LEN + 1];
     char origin[64];
+    char* data; /* the state the change left, as JSON (owned), or NULL */
 } ev;
 
 typedef struct ev_list {
@@ -49,7 +50,7 @@ typedef struct ev_list {
     bool oom;
 } ev_list;
 
-static void collect(void* arg, int type, const char* id, const char* origin) {
+static void collect(void* arg, int type, const char* id, const char* origin, const char* data) {
     ev_list* l = arg;
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 16;
@@ -65,42 +66,48 @@ static void collect(void* arg, int type, const char* id, const char* origin) {
     e->type = type;
     snprintf(e->id, sizeof e->id, "%s", id);
     snprintf(e->origin, sizeof e->origin, "%s", origin);
+    e->data = data ? strdup(data) : NULL;
+    if (data && !e->data) l->oom = true;
 }
 
-static void fire_profile(const ev* e) {
-    const char* text;
-    if (strcmp(e->id, tr_g.user_id) == 0) {
-        if (tr_profile_text(e->id, true, &text) == TR_OK) tr_event_fire(TR_EV_SELF_INFO, text);
-        return;
-    }
-    if (!tr_sublist_has(&tr_g.info_subs, e->id)) return;
-    if (tr_profile_text(e->id, false, &text) != TR_OK) return;
+/* "[" text "]" */
+static char* one_element_array(const char* text) {
     size_t n = strlen(text);
     char* arr = malloc(n + 3);
-    if (!arr) return;
+    if (!arr) return NULL;
     arr[0] = '[';
     memcpy(arr + 1, text, n);
     arr[n + 1] = ']';
     arr[n + 2] = '\0';
-    tr_event_fire(TR_EV_USER_INFO, arr);
-    free(arr);
+    return arr;
+}
+
+static void fire_profile(const ev* e) {
+    if (!e->data) return; /* the account is gone */
+    if (strcmp(e->id, tr_g.user_id) == 0) {
+        tr_event_fire(TR_EV_SELF_INFO, e->data);
+        return;
+    }
+    if (!tr_sublist_has(&tr_g.info_subs, e->id)) return;
+    /* The snapshot is the owner's view: others do not see the add permission. */
+    json_t* p = json_loads(e->data, 0, NULL);
+    if (!p || json_object_set_new(p, "user_profile_add_permission", json_integer(0)) != 0) {
+        json_decref(p);
+        return;
+    }
+    json_t* a = json_array();
+    char* text = a && json_array_append_new(a, p) == 0 ? tr_json_dump(a) : (json_decref(p), NULL);
+    json_decref(a);
+    if (text) tr_event_fire(TR_EV_USER_INFO, text);
+    free(text);
 }
 
 static void fire_status(const ev* e) {
+    if (!e->data) return;
     bool mine = strcmp(e->id, tr_g.user_id) == 0;
     if (mine && e->type == TR_EVT_PRESENCE && strcmp(e->origin, tr_g.token) == 0) return;
     if (!mine && !tr_sublist_has(&tr_g.status_subs, e->id)) return;
-    tr_status s;
-    if (tr_store_status_load(tr_g.store, e->id, &s) != TR_OK) return;
-    json_t* a = json_array();
-    json_t* o = tr_status_json(&s);
-    tr_status_clear(&s);
-    if (!a || !o || json_array_append_new(a, o) != 0) {
-        json_decref(a);
-        return;
-    }
-    char* text = tr_json_dump(a);
-    json_decref(a);
+    char* text = one_element_array(e->data);
     if (text) tr_event_fire(TR_EV_USER_STATUS, text);
     free(text);
 }
@@ -122,6 +129,7 @@ void tr_feed_run(void) {
         if (l.v[i].type == TR_EVT_PROFILE) fire_profile(&l.v[i]);
         else fire_status(&l.v[i]);
     }
+    for (size_t i = 0; i < l.n; i++) free(l.v[i].data);
     free(l.v);
 }
 

@@ -56,8 +56,8 @@ static const char* const k_sql[Q_COUNT] = {
     [Q_SESS_COUNT] = "SELECT count(*) FROM session WHERE user_id = ?1",
     [Q_SESS_SLOTS] = "SELECT slot FROM session WHERE slot IS NOT NULL ORDER BY slot",
     [Q_SESS_OTHERS] = "SELECT token, user_id, slot FROM session WHERE slot IS NOT NULL AND token != ?1",
-    [Q_EV_ADD] = "INSERT INTO event(type, user_id, origin) VALUES (?1, ?2, ?3)",
-    [Q_EV_SCAN] = "SELECT seq, type, user_id, origin FROM event WHERE seq > ?1 ORDER BY seq LIMIT 512",
+    [Q_EV_ADD] = "INSERT INTO event(type, user_id, origin, data) VALUES (?1, ?2, ?3, ?4)",
+    [Q_EV_SCAN] = "SELECT seq, type, user_id, origin, data FROM event WHERE seq > ?1 ORDER BY seq LIMIT 512",  /* EVENT_BATCH */
     [Q_EV_LAST] = "SELECT coalesce(max(seq), 0) FROM event",
     [Q_EV_PRUNE] = "DELETE FROM event WHERE seq < ?1",
 };
@@ -83,12 +83,13 @@ static const char k_schema[] =
     "CREATE INDEX IF NOT EXISTS session_user ON session(user_id);"
     "CREATE TABLE IF NOT EXISTS event("
     "  seq INTEGER PRIMARY KEY AUTOINCREMENT, type INTEGER NOT NULL,"
-    "  user_id TEXT NOT NULL, origin TEXT NOT NULL);"
+    "  user_id TEXT NOT NULL, origin TEXT NOT NULL, data TEXT);"
     "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema', 1);";
 
 /* Events kept for late readers; older ones are pruned. */
 #define EVENT_KEEP 100000
 #define EVENT_PRUNE_EVERY 4096
+#define EVENT_BATCH 512 /* the LIMIT of Q_EV_SCAN */
 
 struct tr_store {
     sqlite3* db;
@@ -120,6 +121,8 @@ static void finish(sqlite3_stmt* s) {
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
 }
+
+static int status_load(tr_store* st, const char* id, tr_status* out);
 
 /* mkdir -p with mode 0700 for the directories it creates. */
 static int make_dirs(const char* dir, char* err, size_t errlen) {
@@ -413,8 +416,6 @@ void tr_status_clear(tr_status* s) {
     memset(s, 0, sizeof *s);
 }
 
-static int status_load(tr_store* st, const char* id, tr_status* out);
-
 int tr_store_status_load(tr_store* st, const char* id, tr_status* out) {
     /* Two statements: read them in one transaction, so a commit from another
      * process cannot land between them. */
@@ -597,12 +598,38 @@ int tr_store_session_count(tr_store* st, const char* id, int* n) {
 
 /* ---- events -------------------------------------------------------------------- */
 
+/* The user's state as the transaction now sees it, as JSON text (NULL: no account). */
+static char* snapshot(tr_store* st, int type, const char* id) {
+    json_t* j = NULL;
+    if (type == TR_EVT_PROFILE) {
+        tr_profile p;
+        if (tr_store_profile_load(st, id, &p) == TR_OK) {
+            j = tr_profile_json(&p, true);
+            tr_profile_clear(&p);
+        }
+    } else {
+        tr_status s;
+        if (status_load(st, id, &s) == TR_OK) {
+            j = tr_status_json(&s);
+            tr_status_clear(&s);
+        }
+    }
+    char* text = j ? tr_json_dump(j) : NULL;
+    json_decref(j);
+    return text;
+}
+
 int tr_store_event_add(tr_store* st, int type, const char* id, const char* origin) {
+    char* data = snapshot(st, type, id);
     sqlite3_stmt* s = st->q[Q_EV_ADD];
     sqlite3_bind_int(s, 1, type);
     sqlite3_bind_text(s, 2, id, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 3, origin, -1, SQLITE_STATIC);
-    return exec_q(s);
+    if (data) sqlite3_bind_text(s, 4, data, -1, SQLITE_STATIC);
+    else sqlite3_bind_null(s, 4);
+    int rc = exec_q(s);
+    free(data);
+    return rc;
 }
 
 int64_t tr_store_event_last(tr_store* st) {
@@ -613,38 +640,23 @@ int64_t tr_store_event_last(tr_store* st) {
 }
 
 int tr_store_event_scan(tr_store* st, int64_t* seq,
-                        void (*fn)(void* arg, int type, const char* id, const char* origin),
+                        void (*fn)(void* arg, int type, const char* id, const char* origin,
+                                   const char* data),
                         void* arg) {
-    /* Copy each batch out before calling back: fn may use the store. */
-    typedef struct {
-        int64_t seq;
-        int type;
-        char id[TR_MAX_ID_LEN + 1];
-        char origin[64];
-    } ev;
-    ev* batch = malloc(512 * sizeof *batch);
-    if (!batch) return TR_ENOMEM;
-    int res = TR_OK;
-    for (;;) {
-        sqlite3_stmt* s = st->q[Q_EV_SCAN];
+    sqlite3_stmt* s = st->q[Q_EV_SCAN];
+    for (;;) { /* batches of EVENT_BATCH, so a backlog is read in pieces */
         sqlite3_bind_int64(s, 1, *seq);
-        size_t n = 0;
-        int rc;
-        while (n < 512 && (rc = sqlite3_step(s)) == SQLITE_ROW) {
-            batch[n].seq = sqlite3_column_int64(s, 0);
-            batch[n].type = sqlite3_column_int(s, 1);
-            snprintf(batch[n].id, sizeof batch[n].id, "%s", (const char*)sqlite3_column_text(s, 2));
-            snprintf(batch[n].origin, sizeof batch[n].origin, "%s", (const char*)sqlite3_column_text(s, 3));
-            n++;
+        int rc, rows = 0;
+        while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+            rows++;
+            *seq = sqlite3_column_int64(s, 0);
+            const char* id = (const char*)sqlite3_column_text(s, 2);
+            const char* origin = (const char*)sqlite3_column_text(s, 3);
+            fn(arg, sqlite3_column_int(s, 1), id ? id : "", origin ? origin : "",
+               (const char*)sqlite3_column_text(s, 4));
         }
-        if (n < 512 && rc != SQLITE_DONE) res = TR_EIO;
         finish(s);
-        for (size_t i = 0; i < n; i++) {
-            *seq = batch[i].seq;
-            fn(arg, batch[i].type, batch[i].id, batch[i].origin);
-        }
-        if (n < 512 || res != TR_OK) break;
+        if (rc != SQLITE_DONE) return TR_EIO;
+        if (rows < EVENT_BATCH) return TR_OK;
     }
-    free(batch);
-    return res;
 }

@@ -233,11 +233,19 @@ int tr_store_session_remove(tr_store* st, const char* token);
 int tr_store_session_remove_simulated(tr_store* st, const char* id);
 /* Number of live sessions of a user. */
 int tr_store_session_count(tr_store* st, const char* id, int* n);
-/* Append a change event (inside the caller's transaction). */
+/*
+ * Append a change event (inside the caller's transaction), with a snapshot of
+ * the user's new state: the profile (own view) for TR_EVT_PROFILE, the status
+ * otherwise; no snapshot when the account no longer exists.
+ */
 int tr_store_event_add(tr_store* st, int type, const char* id, const char* origin);
-/* Visit events after *seq, advancing it.  fn returns non-zero to stop. */
+/*
+ * Visit the events after *seq, advancing it (data: the snapshot or NULL).  The
+ * statement stays open while fn runs: fn must copy, not use the store.
+ */
 int tr_store_event_scan(tr_store* st, int64_t* seq,
-                        void (*fn)(void* arg, int type, const char* id, const char* origin),
+                        void (*fn)(void* arg, int type, const char* id, const char* origin,
+                                   const char* data),
                         void* arg);
 int64_t tr_store_event_last(tr_store* st);
 

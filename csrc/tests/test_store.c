@@ -1,0 +1,376 @@
+/*
+ * test_store.c - persistence and sharing (SPEC 3.3 config path, 3.6 store and
+ * several processes): data survives TIMUninit/TIMInit and a fresh process;
+ * directory 0700, database files 0600; in-memory store without a path;
+ * notifications across processes; a killed process turns its user Offline;
+ * an acknowledged write survives an immediate kill.
+ *
+ * The program runs itself (via /proc/self/exe and posix_spawn) with a mode
+ * argument to play the other processes.
+ */
+#include <dirent.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "th_util.h"
+
+#define APPID 1406
+
+extern char** environ;
+
+static char* config_for(const char* dir) {
+    return tu_dump(json_pack("{s:s}", "sdk_config_config_file_path", dir));
+}
+
+/* ---------------------------------------------------------------------------
+ * children
+ * ------------------------------------------------------------------------- */
+
+static void kill_self_cb(int32_t code, const char* desc, const char* json, const void* ud) {
+    (void)desc;
+    (void)json;
+    (void)ud;
+    if (code == 0) kill(getpid(), SIGKILL);
+    fprintf(stderr, "child-durable: modify failed with %d\n", (int)code);
+    _exit(3);
+}
+
+static int child_main(const char* mode, const char* dir) {
+    char* cfg = config_for(dir);
+    if (TIMInit(APPID, cfg) != TIM_SUCC) {
+        fprintf(stderr, "child %s: TIMInit failed\n", mode);
+        free(cfg);
+        return 2;
+    }
+    free(cfg);
+    if (!strcmp(mode, "child-read")) {
+        TU_LOGIN_OK("c1");
+        int code;
+        json_t* p = tu_get_profile("p1", &code);
+        CHECK_INT(code, 0);
+        CHECK_STR(tu_jstr(p, "user_profile_nick_name"), "Persist");
+        json_decref(p);
+        json_t* s = tu_get_status("p3", &code); /* the parent's live session */
+        CHECK_INT(code, 0);
+        CHECK_INT(tu_jint(s, "user_status_status_type"), 1);
+        json_decref(s);
+        TU_LOGOUT_OK();
+    } else if (!strcmp(mode, "child-act")) {
+        TU_LOGIN_OK("c2");
+        TU_EXPECT(TIMSetSelfStatus, "{\"user_status_custom_status\":\"fromchild\"}", 0, NULL);
+        TU_EXPECT(TIMProfileModifySelfUserProfile, "{\"user_profile_item_nick_name\":\"ChildNick\"}", 0, NULL);
+        /* stay logged in until the parent has seen both changes (it creates <dir>.go) */
+        char* go = NULL;
+        if (asprintf(&go, "%s.go", dir) < 0) abort();
+        int seen = 0;
+        for (int w = 0; w < 30000 && !seen; w += 5) {
+            seen = access(go, F_OK) == 0;
+            if (!seen) th_sleep_ms(5);
+        }
+        CHECK(seen);
+        free(go);
+        TU_LOGOUT_OK();
+    } else if (!strcmp(mode, "child-burst")) {
+        /* changes in quick succession, then gone: each must reach the parent with its own state */
+        TU_LOGIN_OK("c4");
+        TU_EXPECT(TIMSetSelfStatus, "{\"user_status_custom_status\":\"burst1\"}", 0, NULL);
+        TU_EXPECT(TIMSetSelfStatus, "{\"user_status_custom_status\":\"burst2\"}", 0, NULL);
+        TU_EXPECT(TIMProfileModifySelfUserProfile, "{\"user_profile_item_nick_name\":\"Burst1\"}", 0, NULL);
+        TU_EXPECT(TIMProfileModifySelfUserProfile, "{\"user_profile_item_nick_name\":\"Burst2\"}", 0, NULL);
+        TU_LOGOUT_OK();
+    } else if (!strcmp(mode, "child-die")) {
+        TU_LOGIN_OK("c3");
+        fflush(NULL);
+        kill(getpid(), SIGKILL);
+    } else if (!strcmp(mode, "child-durable")) {
+        TU_LOGIN_OK("k1");
+        fflush(NULL);
+        if (TIMProfileModifySelfUserProfile("{\"user_profile_item_nick_name\":\"Durable\"}", kill_self_cb, NULL) !=
+            TIM_SUCC)
+            return 4;
+        th_sleep_ms(10000);
+        return 5;
+    } else {
+        fprintf(stderr, "unknown mode %s\n", mode);
+        return 2;
+    }
+    TIMUninit();
+    return th_finish();
+}
+
+/* ---------------------------------------------------------------------------
+ * parent helpers
+ * ------------------------------------------------------------------------- */
+
+static pid_t spawn_child(const char* mode, const char* dir) {
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0) abort();
+    exe[n] = 0;
+    char* argv[] = {exe, (char*)mode, (char*)dir, NULL};
+    pid_t pid;
+    int rc = posix_spawn(&pid, exe, NULL, NULL, argv, environ);
+    th_check(rc == 0, __FILE__, __LINE__, "posix_spawn", "%d", rc);
+    return rc == 0 ? pid : -1;
+}
+
+/* Wait for the child; returns its wait status, or -1 on timeout (the child is then killed). */
+static int wait_child(pid_t pid, int timeout_ms) {
+    if (pid <= 0) return -1;
+    int st;
+    for (int w = 0; w < timeout_ms; w += 5) {
+        pid_t r = waitpid(pid, &st, WNOHANG);
+        if (r == pid) return st;
+        th_sleep_ms(5);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, &st, 0);
+    return -1;
+}
+
+/* every regular file in dir has exactly mode 0600; returns how many files */
+static int check_file_modes_at(int line, const char* dir) {
+    DIR* d = opendir(dir);
+    th_check(d != NULL, __FILE__, line, "store directory exists", "%s", dir);
+    if (!d) return 0;
+    int files = 0;
+    struct dirent* e;
+    while ((e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        struct stat st;
+        if (lstat(path, &st) != 0 || !S_ISREG(st.st_mode)) continue;
+        files++;
+        th_check((st.st_mode & 07777) == 0600, __FILE__, line, "store file mode 0600", "%s: %o", e->d_name,
+                 (unsigned)(st.st_mode & 07777));
+    }
+    closedir(d);
+    return files;
+}
+#define CHECK_FILE_MODES(dir) check_file_modes_at(__LINE__, (dir))
+
+/* ---------------------------------------------------------------------------
+ * parent tests
+ * ------------------------------------------------------------------------- */
+
+static void test_persistence(const char* dir, const char* cfg) {
+    CHECK_INT(TIMInit(APPID, cfg), TIM_SUCC);
+    struct stat st;
+    CHECK(stat(dir, &st) == 0 && S_ISDIR(st.st_mode));
+    th_check((st.st_mode & 07777) == 0700, __FILE__, __LINE__, "store directory mode 0700", "%o",
+             (unsigned)(st.st_mode & 07777));
+    TU_LOGIN_OK("p1");
+    TU_EXPECT(TIMProfileModifySelfUserProfile,
+              "{\"user_profile_item_nick_name\":\"Persist\",\"user_profile_item_level\":42,"
+              "\"user_profile_item_custom_string_array\":[{\"user_profile_custom_string_info_key\":\"color\","
+              "\"user_profile_custom_string_info_value\":\"blue\"}]}",
+              0, NULL);
+    TU_EXPECT(TIMSetSelfStatus, "{\"user_status_custom_status\":\"cs\"}", 0, NULL);
+    TU_ADMIN_EXPECT("v4/im_open_login_svc/account_import", "{\"UserID\":\"p2\",\"Nick\":\"Two\"}", 0);
+    CHECK(CHECK_FILE_MODES(dir) >= 1);
+    TU_LOGOUT_OK();
+    CHECK_INT(TIMUninit(), TIM_SUCC);
+    CHECK(CHECK_FILE_MODES(dir) >= 1);
+
+    CHECK_INT(TIMInit(APPID, cfg), TIM_SUCC);
+    TU_LOGIN_OK("p3");
+    int code;
+    json_t* p = tu_get_profile("p1", &code);
+    CHECK_INT(code, 0);
+    CHECK_STR(tu_jstr(p, "user_profile_nick_name"), "Persist");
+    CHECK_INT(tu_jint(p, "user_profile_level"), 42);
+    json_t* cu = json_array_get(json_object_get(p, "user_profile_custom_string_array"), 0);
+    CHECK_STR(tu_jstr(cu, "user_profile_custom_string_info_key"), "Tag_Profile_Custom_color");
+    CHECK_STR(tu_jstr(cu, "user_profile_custom_string_info_value"), "blue");
+    json_decref(p);
+    p = tu_get_profile("p2", &code);
+    CHECK_INT(code, 0);
+    CHECK_STR(tu_jstr(p, "user_profile_nick_name"), "Two");
+    json_decref(p);
+    json_t* s = tu_get_status("p1", &code);
+    CHECK_INT(code, 0);
+    CHECK_INT(tu_jint(s, "user_status_status_type"), 3);
+    CHECK_STR(tu_jstr(s, "user_status_custom_status"), "");
+    json_decref(s);
+
+    /* TIMUninit logs the session out: the user is UnLogined afterwards */
+    TU_LOGOUT_OK();
+    TU_LOGIN_OK("p4");
+    TU_EXPECT(TIMSetSelfStatus, "{\"user_status_custom_status\":\"p4cs\"}", 0, NULL);
+    CHECK_INT(TIMUninit(), TIM_SUCC);
+    CHECK_INT(TIMInit(APPID, cfg), TIM_SUCC);
+    TU_LOGIN_OK("p3");
+    s = tu_get_status("p4", &code);
+    CHECK_INT(code, 0);
+    CHECK_INT(tu_jint(s, "user_status_status_type"), 3);
+    CHECK_STR(tu_jstr(s, "user_status_custom_status"), "");
+    json_decref(s);
+    TU_LOGOUT_OK();
+    CHECK_INT(TIMUninit(), TIM_SUCC);
+
+    /* one store per (sdk_app_id, directory) */
+    CHECK_INT(TIMInit(APPID + 100, cfg), TIM_SUCC);
+    TU_LOGIN_OK("q1");
+    p = tu_get_profile("p1", &code);
+    CHECK_INT(code, 40003);
+    json_decref(p);
+    TU_LOGOUT_OK();
+    CHECK_INT(TIMUninit(), TIM_SUCC);
+    CHECK(CHECK_FILE_MODES(dir) >= 1);
+}
+
+static void test_processes(const char* dir, const char* cfg, tu_ev* ev_st, tu_ev* ev_info) {
+    CHECK_INT(TIMInit(APPID, cfg), TIM_SUCC);
+    TIMSetUserStatusChangedCallback(tu_ev_cb, ev_st);
+    TIMSetUserInfoChangedCallback(tu_ev_cb, ev_info);
+    TU_LOGIN_OK("p3");
+
+    /* a fresh process sees the data, and this process's live session */
+    pid_t pid = spawn_child("child-read", dir);
+    int st = wait_child(pid, 60000);
+    th_check(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0, __FILE__, __LINE__, "child-read passed",
+             "wait status %d", st);
+
+    /* another process's changes reach this one's callbacks */
+    TU_EXPECT(TIMSubscribeUserStatus, "[\"c2\",\"c3\"]", 0, NULL);
+    TU_EXPECT(TIMSubscribeUserInfo, "[\"c2\"]", 0, NULL);
+    size_t sb = tu_ev_count(ev_st), ib = tu_ev_count(ev_info);
+    pid = spawn_child("child-act", dir);
+    CHECK(tu_ev_wait(ev_st, sb, "user_status_identifier", "c2", "user_status_status_type", NULL, 1, NULL, 10000) >= 0);
+    CHECK(tu_ev_wait(ev_st, sb, "user_status_identifier", "c2", "user_status_custom_status", "fromchild", 0, NULL,
+                     10000) >= 0);
+    CHECK(tu_ev_wait(ev_info, ib, "user_profile_identifier", "c2", "user_profile_nick_name", "ChildNick", 0, NULL,
+                     10000) >= 0);
+    char* go = NULL;
+    if (asprintf(&go, "%s.go", dir) < 0) abort();
+    FILE* gf = fopen(go, "w");
+    CHECK(gf != NULL);
+    if (gf) fclose(gf);
+    free(go);
+    st = wait_child(pid, 60000);
+    th_check(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0, __FILE__, __LINE__, "child-act passed",
+             "wait status %d", st);
+    CHECK(tu_ev_wait(ev_st, sb, "user_status_identifier", "c2", "user_status_status_type", NULL, 3, NULL, 5000) >= 0);
+    int code;
+    json_t* s = tu_get_status("c2", &code);
+    CHECK_INT(code, 0);
+    CHECK_INT(tu_jint(s, "user_status_status_type"), 3);
+    json_decref(s);
+    json_t* p = tu_get_profile("c2", &code);
+    CHECK_STR(tu_jstr(p, "user_profile_nick_name"), "ChildNick");
+    json_decref(p);
+
+    /* a burst of changes by a process that then logs out: every intermediate state is told */
+    TU_EXPECT(TIMSubscribeUserStatus, "[\"c4\"]", 0, NULL);
+    TU_EXPECT(TIMSubscribeUserInfo, "[\"c4\"]", 0, NULL);
+    sb = tu_ev_count(ev_st);
+    ib = tu_ev_count(ev_info);
+    pid = spawn_child("child-burst", dir);
+    st = wait_child(pid, 60000);
+    th_check(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0, __FILE__, __LINE__, "child-burst passed",
+             "wait status %d", st);
+    CHECK(tu_ev_wait(ev_st, sb, "user_status_identifier", "c4", "user_status_custom_status", "burst1", 0, NULL,
+                     10000) >= 0);
+    CHECK(tu_ev_wait(ev_st, sb, "user_status_identifier", "c4", "user_status_custom_status", "burst2", 0, NULL,
+                     10000) >= 0);
+    CHECK(tu_ev_wait(ev_st, sb, "user_status_identifier", "c4", "user_status_status_type", NULL, 3, NULL, 10000) >= 0);
+    CHECK(tu_ev_wait(ev_info, ib, "user_profile_identifier", "c4", "user_profile_nick_name", "Burst1", 0, NULL,
+                     10000) >= 0);
+    CHECK(tu_ev_wait(ev_info, ib, "user_profile_identifier", "c4", "user_profile_nick_name", "Burst2", 0, NULL,
+                     10000) >= 0);
+
+    /* a process killed without logging out: its user turns Offline, subscribers are told */
+    sb = tu_ev_count(ev_st);
+    pid = spawn_child("child-die", dir);
+    st = wait_child(pid, 60000);
+    th_check(st != -1 && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, __FILE__, __LINE__, "child-die was killed",
+             "wait status %d", st);
+    CHECK(tu_ev_wait(ev_st, sb, "user_status_identifier", "c3", "user_status_status_type", NULL, 2, NULL, 10000) >= 0);
+    s = tu_get_status("c3", &code);
+    CHECK_INT(code, 0);
+    CHECK_INT(tu_jint(s, "user_status_status_type"), 2);
+    CHECK_INT(json_array_size(json_object_get(s, "user_status_online_devices")), 0);
+    json_decref(s);
+
+    /* an acknowledged write survives a kill the next instant */
+    pid = spawn_child("child-durable", dir);
+    st = wait_child(pid, 60000);
+    th_check(st != -1 && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, __FILE__, __LINE__,
+             "child-durable was killed in its callback", "wait status %d", st);
+    p = tu_get_profile("k1", &code);
+    CHECK_INT(code, 0);
+    CHECK_STR(tu_jstr(p, "user_profile_nick_name"), "Durable");
+    json_decref(p);
+
+    /* this process's own state is intact */
+    CHECK_INT(TIMGetLoginStatus(), kTIMLoginStatus_Logined);
+    s = tu_get_status("p3", &code);
+    CHECK_INT(tu_jint(s, "user_status_status_type"), 1);
+    json_decref(s);
+    CHECK_INT(ev_st->on_main + ev_info->on_main, 0);
+    CHECK_INT(TIMUninit(), TIM_SUCC);
+    TIMSetUserStatusChangedCallback(NULL, NULL);
+    TIMSetUserInfoChangedCallback(NULL, NULL);
+    CHECK(CHECK_FILE_MODES(dir) >= 1);
+}
+
+static void test_in_memory(void) {
+    CHECK_INT(TIMInit(APPID, NULL), TIM_SUCC);
+    TU_LOGIN_OK("mem1");
+    TU_EXPECT(TIMProfileModifySelfUserProfile, "{\"user_profile_item_nick_name\":\"Mem\"}", 0, NULL);
+    int code;
+    json_t* p = tu_get_profile("p1", &code); /* the file store is not this one */
+    CHECK_INT(code, 40003);
+    json_decref(p);
+    CHECK_INT(TIMUninit(), TIM_SUCC);
+    CHECK_INT(TIMInit(APPID, "{\"sdk_config_config_file_path\":\"\"}"), TIM_SUCC);
+    TU_LOGIN_OK("mem2");
+    p = tu_get_profile("mem1", &code);
+    CHECK_INT(code, 40003);
+    json_decref(p);
+    CHECK_INT(TIMUninit(), TIM_SUCC);
+}
+
+static void test_bad_path(const char* base) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/plainfile", base);
+    FILE* f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (f) fclose(f);
+    char* cfg = config_for(path);
+    CHECK_INT(TIMInit(APPID, cfg), TIM_ERR_PARAM);
+    free(cfg);
+    th_call* c = tu_run(TIMGetUserStatus, "[\"x\"]");
+    CHECK_INT(c->code, 6013);
+    th_call_free(c);
+    TIMUninit();
+}
+
+int main(int argc, char** argv) {
+    if (argc >= 3) return child_main(argv[1], argv[2]);
+    umask(022);
+    char* base = th_tempdir("store");
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/db", base);
+    char* cfg = config_for(dir);
+    tu_ev ev_st, ev_info;
+    tu_ev_init(&ev_st);
+    tu_ev_init(&ev_info);
+
+    test_persistence(dir, cfg);
+    test_processes(dir, cfg, &ev_st, &ev_info);
+    test_in_memory();
+    test_bad_path(base);
+
+    tu_ev_free(&ev_st);
+    tu_ev_free(&ev_info);
+    free(cfg);
+    th_rmdir(base);
+    free(base);
+    return th_finish();
+}

@@ -1,0 +1,388 @@
+/*
+ * th_util.h - helpers shared by the native test programs (header only, so
+ * that every test_*.c stays one program linked with harness.c).
+ *
+ *  - tu_run(): run one call that takes (const char*, cb, ud) and return its
+ *    th_call; when the call was refused synchronously, code holds the return
+ *    value (negative) and the harness has checked that no callback fired.
+ *  - TU_EXPECT(): run one call and check its code (and a substring of desc).
+ *  - tu_ev: a recorder for the event callbacks, with waits that poll up to a
+ *    timeout and matchers on the decoded JSON.
+ */
+#ifndef TIMREF_TEST_UTIL_H
+#define TIMREF_TEST_UTIL_H
+
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "harness.h"
+
+typedef int (*tu_fn)(const char*, TIMCommCallback, const void*);
+
+static inline th_call* tu_run(tu_fn f, const char* arg) {
+    th_call* c;
+    int rc;
+    TH_RUN(rc, c, f(arg, th_cb, cb_ud));
+    if (rc != TIM_SUCC) c->code = rc;
+    return c;
+}
+
+static inline th_call* tu_admin(const char* api, const char* body) {
+    th_call* c;
+    int rc;
+    TH_RUN(rc, c, TIMRefAdminRequest(api, body, th_cb, cb_ud));
+    if (rc != TIM_SUCC) c->code = rc;
+    return c;
+}
+
+static inline th_call* tu_login(const char* id, const char* sig) {
+    th_call* c;
+    int rc;
+    TH_RUN(rc, c, TIMLogin(id, sig, th_cb, cb_ud));
+    if (rc != TIM_SUCC) c->code = rc;
+    return c;
+}
+
+static inline th_call* tu_logout(void) {
+    th_call* c;
+    int rc;
+    TH_RUN(rc, c, TIMLogout(th_cb, cb_ud));
+    if (rc != TIM_SUCC) c->code = rc;
+    return c;
+}
+
+/* Check a finished call's code, and that desc contains desc_has (when not NULL). */
+static inline void tu_expect_at(const char* file, int line, const char* what, th_call* c, int want,
+                                const char* desc_has) {
+    th_check(c->code == want, file, line, what, "code %d, want %d; desc \"%s\" json \"%.200s\"",
+             (int)c->code, want, c->desc ? c->desc : "", c->json ? c->json : "");
+    if (desc_has)
+        th_check(c->desc && strstr(c->desc, desc_has) != NULL, file, line, what,
+                 "desc \"%s\" lacks \"%s\"", c->desc ? c->desc : "(null)", desc_has);
+}
+
+/* Run f(arg) and check the code (and desc substring); frees the call. */
+#define TU_EXPECT(f, arg, want, desc_has)                                  \
+    do {                                                                   \
+        th_call* tu_c_ = tu_run((f), (arg));                               \
+        tu_expect_at(__FILE__, __LINE__, #f "(" #arg ")", tu_c_, (want), (desc_has)); \
+        th_call_free(tu_c_);                                               \
+    } while (0)
+
+#define TU_ADMIN_EXPECT(api, body, want)                                   \
+    do {                                                                   \
+        th_call* tu_c_ = tu_admin((api), (body));                          \
+        tu_expect_at(__FILE__, __LINE__, "admin " #api, tu_c_, (want), NULL); \
+        th_call_free(tu_c_);                                               \
+    } while (0)
+
+#define TU_LOGIN_OK(id)                                                    \
+    do {                                                                   \
+        th_call* tu_c_ = tu_login((id), "sig");                            \
+        tu_expect_at(__FILE__, __LINE__, "login " #id, tu_c_, 0, NULL);    \
+        th_call_free(tu_c_);                                               \
+    } while (0)
+
+#define TU_LOGOUT_OK()                                                     \
+    do {                                                                   \
+        th_call* tu_c_ = tu_logout();                                      \
+        tu_expect_at(__FILE__, __LINE__, "logout", tu_c_, 0, NULL);        \
+        th_call_free(tu_c_);                                               \
+    } while (0)
+
+/* desc contains at least one of the NULL-terminated list of needles. */
+static inline void tu_has_any_at(const char* file, int line, const char* desc, ...) {
+    va_list ap;
+    va_start(ap, desc);
+    int ok = 0;
+    char wanted[512] = "";
+    for (const char* n = va_arg(ap, const char*); n; n = va_arg(ap, const char*)) {
+        if (desc && strstr(desc, n)) ok = 1;
+        if (strlen(wanted) + strlen(n) + 4 < sizeof wanted) {
+            strcat(wanted, n);
+            strcat(wanted, " | ");
+        }
+    }
+    va_end(ap);
+    th_check(ok, file, line, "desc names the offending key", "desc \"%s\" lacks any of %s",
+             desc ? desc : "(null)", wanted);
+}
+#define TU_HAS_ANY(desc, ...) tu_has_any_at(__FILE__, __LINE__, (desc), __VA_ARGS__, (const char*)NULL)
+
+/* Parse JSON text (NULL when it is not JSON). */
+static inline json_t* tu_parse(const char* s) {
+    if (!s) return NULL;
+    json_error_t err;
+    return json_loads(s, JSON_DECODE_ANY, &err);
+}
+
+/* Serialize a json_t and drop the reference (returns malloc'd text). */
+static inline char* tu_dump(json_t* j) {
+    char* s = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+    json_decref(j);
+    if (!s) abort();
+    return s;
+}
+
+static inline char* tu_strdup(const char* s) {
+    char* r = strdup(s);
+    if (!r) abort();
+    return r;
+}
+
+/* A string of n copies of ch (malloc'd). */
+static inline char* tu_repeat(char ch, size_t n) {
+    char* s = malloc(n + 1);
+    if (!s) abort();
+    memset(s, ch, n);
+    s[n] = 0;
+    return s;
+}
+
+/* {"friendship_getprofilelist_param_identifier_array": [ids...]} */
+static inline char* tu_profile_param(const char* const* ids, size_t n) {
+    json_t* a = json_array();
+    for (size_t i = 0; i < n; i++) json_array_append_new(a, json_string(ids[i]));
+    return tu_dump(json_pack("{s:o}", "friendship_getprofilelist_param_identifier_array", a));
+}
+
+/* A bare JSON array of ids. */
+static inline char* tu_id_array(const char* const* ids, size_t n) {
+    json_t* a = json_array();
+    for (size_t i = 0; i < n; i++) json_array_append_new(a, json_string(ids[i]));
+    return tu_dump(a);
+}
+
+/*
+ * Read one user's profile through TIMProfileGetUserProfileList; returns the
+ * profile object (new reference) or NULL, and the code in *code.
+ */
+static inline json_t* tu_get_profile(const char* id, int* code) {
+    const char* ids[1] = {id};
+    char* p = tu_profile_param(ids, 1);
+    th_call* c = tu_run(TIMProfileGetUserProfileList, p);
+    free(p);
+    if (code) *code = c->code;
+    json_t* out = NULL;
+    if (c->code == 0) {
+        json_t* arr = tu_parse(c->json);
+        if (json_is_array(arr) && json_array_size(arr) == 1) out = json_incref(json_array_get(arr, 0));
+        json_decref(arr);
+    }
+    th_call_free(c);
+    return out;
+}
+
+/* Read one user's status through TIMGetUserStatus (object, new reference, or NULL). */
+static inline json_t* tu_get_status(const char* id, int* code) {
+    const char* ids[1] = {id};
+    char* p = tu_id_array(ids, 1);
+    th_call* c = tu_run(TIMGetUserStatus, p);
+    free(p);
+    if (code) *code = c->code;
+    json_t* out = NULL;
+    if (c->code == 0) {
+        json_t* arr = tu_parse(c->json);
+        if (json_is_array(arr) && json_array_size(arr) == 1) out = json_incref(json_array_get(arr, 0));
+        json_decref(arr);
+    }
+    th_call_free(c);
+    return out;
+}
+
+static inline const char* tu_jstr(json_t* o, const char* key) {
+    json_t* v = json_object_get(o, key);
+    return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+static inline long long tu_jint(json_t* o, const char* key) {
+    json_t* v = json_object_get(o, key);
+    return json_is_integer(v) ? (long long)json_integer_value(v) : -999999;
+}
+
+/* Import accounts through the admin surface, 100 per request. */
+static inline void tu_import_range(const char* prefix, int from, int to) {
+    for (int i = from; i < to;) {
+        json_t* a = json_array();
+        for (int k = 0; k < 100 && i < to; k++, i++) {
+            char id[64];
+            snprintf(id, sizeof id, "%s%03d", prefix, i);
+            json_array_append_new(a, json_string(id));
+        }
+        char* body = tu_dump(json_pack("{s:o}", "Accounts", a));
+        th_call* c = tu_admin("v4/im_open_login_svc/multiaccount_import", body);
+        th_check(c->code == 0, __FILE__, __LINE__, "multiaccount_import", "code %d desc %s",
+                 (int)c->code, c->desc);
+        th_call_free(c);
+        free(body);
+    }
+}
+
+static inline void tu_import(const char* id) {
+    char* body = tu_dump(json_pack("{s:s}", "UserID", id));
+    th_call* c = tu_admin("v4/im_open_login_svc/account_import", body);
+    th_check(c->code == 0, __FILE__, __LINE__, "account_import", "%s: code %d desc %s", id,
+             (int)c->code, c->desc);
+    th_call_free(c);
+    free(body);
+}
+
+/* ref/set_user_status for id; custom may be NULL (left as it is). Returns the code. */
+static inline int tu_set_status(const char* id, int type, const char* custom) {
+    json_t* b = json_pack("{s:s,s:i}", "UserID", id, "StatusType", type);
+    if (custom) json_object_set_new(b, "CustomStatus", json_string(custom));
+    char* body = tu_dump(b);
+    th_call* c = tu_admin("ref/set_user_status", body);
+    int code = c->code;
+    th_call_free(c);
+    free(body);
+    return code;
+}
+
+/* v4/profile/portrait_set of one tag with a string value. Returns the code. */
+static inline int tu_portrait_set_str(const char* id, const char* tag, const char* value) {
+    char* body = tu_dump(json_pack("{s:s,s:[{s:s,s:s}]}", "From_Account", id, "ProfileItem", "Tag",
+                                   tag, "Value", value));
+    th_call* c = tu_admin("v4/profile/portrait_set", body);
+    int code = c->code;
+    th_call_free(c);
+    free(body);
+    return code;
+}
+
+/* ---------------------------------------------------------------------------
+ * Event recorder
+ * ------------------------------------------------------------------------- */
+
+typedef struct tu_ev {
+    pthread_mutex_t mu;
+    char** v;
+    size_t n, cap;
+    pthread_t main_thread;
+    int on_main; /* events that ran on main_thread (must stay 0) */
+} tu_ev;
+
+static inline void tu_ev_init(tu_ev* e) {
+    memset(e, 0, sizeof *e);
+    pthread_mutex_init(&e->mu, NULL);
+    e->main_thread = pthread_self();
+}
+
+static inline void tu_ev_cb(const char* json, const void* ud) {
+    tu_ev* e = (tu_ev*)ud;
+    char* copy = tu_strdup(json ? json : "(null)");
+    pthread_mutex_lock(&e->mu);
+    if (pthread_equal(pthread_self(), e->main_thread)) e->on_main++;
+    if (e->n == e->cap) {
+        e->cap = e->cap ? e->cap * 2 : 64;
+        e->v = realloc(e->v, e->cap * sizeof *e->v);
+        if (!e->v) abort();
+    }
+    e->v[e->n++] = copy;
+    pthread_mutex_unlock(&e->mu);
+}
+
+static inline void tu_ev_clear(tu_ev* e) {
+    pthread_mutex_lock(&e->mu);
+    for (size_t i = 0; i < e->n; i++) free(e->v[i]);
+    e->n = 0;
+    pthread_mutex_unlock(&e->mu);
+}
+
+static inline void tu_ev_free(tu_ev* e) {
+    tu_ev_clear(e);
+    free(e->v);
+    e->v = NULL;
+    e->cap = 0;
+    pthread_mutex_destroy(&e->mu);
+}
+
+static inline size_t tu_ev_count(tu_ev* e) {
+    pthread_mutex_lock(&e->mu);
+    size_t n = e->n;
+    pthread_mutex_unlock(&e->mu);
+    return n;
+}
+
+/* A decoded copy of event i (new reference, or NULL). */
+static inline json_t* tu_ev_doc(tu_ev* e, size_t i) {
+    pthread_mutex_lock(&e->mu);
+    char* s = i < e->n ? tu_strdup(e->v[i]) : NULL;
+    pthread_mutex_unlock(&e->mu);
+    json_t* j = tu_parse(s);
+    free(s);
+    return j;
+}
+
+static inline int tu_obj_match(json_t* o, const char* idkey, const char* id, const char* key,
+                               const char* sval, long long ival) {
+    if (!json_is_object(o)) return 0;
+    const char* got = tu_jstr(o, idkey);
+    if (!got || strcmp(got, id) != 0) return 0;
+    if (!key) return 1;
+    json_t* v = json_object_get(o, key);
+    if (sval) return json_is_string(v) && strcmp(json_string_value(v), sval) == 0;
+    return json_is_integer(v) && json_integer_value(v) == ival;
+}
+
+/*
+ * Index (>= from) of the first event holding an object whose idkey is id and,
+ * when key is not NULL, whose key equals sval (string) or ival (integer when
+ * sval is NULL); -1 when none.  *one_elem tells whether that event was a
+ * one-element array.
+ */
+static inline long tu_ev_find(tu_ev* e, size_t from, const char* idkey, const char* id,
+                              const char* key, const char* sval, long long ival, int* one_elem) {
+    size_t n = tu_ev_count(e);
+    for (size_t i = from; i < n; i++) {
+        json_t* d = tu_ev_doc(e, i);
+        int hit = 0;
+        if (json_is_array(d)) {
+            for (size_t k = 0; k < json_array_size(d); k++)
+                if (tu_obj_match(json_array_get(d, k), idkey, id, key, sval, ival)) hit = 1;
+            if (hit && one_elem) *one_elem = json_array_size(d) == 1;
+        } else if (tu_obj_match(d, idkey, id, key, sval, ival)) {
+            hit = 1;
+            if (one_elem) *one_elem = 0;
+        }
+        json_decref(d);
+        if (hit) return (long)i;
+    }
+    return -1;
+}
+
+static inline long tu_ev_wait(tu_ev* e, size_t from, const char* idkey, const char* id,
+                              const char* key, const char* sval, long long ival, int* one_elem,
+                              int timeout_ms) {
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    size_t scanned = from;
+    for (;;) {
+        size_t n = tu_ev_count(e);
+        if (n > scanned) {
+            long r = tu_ev_find(e, scanned, idkey, id, key, sval, ival, one_elem);
+            if (r >= 0) return r;
+            scanned = n;
+        }
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        long ms = (t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000;
+        if (ms > timeout_ms) return -1;
+        th_sleep_ms(2);
+    }
+}
+
+/* Wait until at least n events were recorded; returns 1 when they were. */
+static inline int tu_ev_wait_count(tu_ev* e, size_t n, int timeout_ms) {
+    for (int waited = 0; waited <= timeout_ms; waited += 2) {
+        if (tu_ev_count(e) >= n) return 1;
+        th_sleep_ms(2);
+    }
+    return tu_ev_count(e) >= n;
+}
+
+#define TU_STATUS_WAIT(e, from, id, key, sval, ival) \
+    tu_ev_wait((e), (from), "user_status_identifier", (id), (key), (sval), (ival), NULL, 5000)
+
+#endif
