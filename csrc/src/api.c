@@ -29,13 +29,15 @@ void tr_snapshot_set(const char* id) {
 /* ---- helpers ---------------------------------------------------------------- */
 
 /*
- * Queue a call taking one JSON argument.  `optional`: NULL/"" mean "no
- * argument" instead of TIM_ERR_PARAM.
+ * Check and copy a call's JSON argument into a new job (not yet queued).
+ * `optional`: NULL/"" mean "no argument" instead of TIM_ERR_PARAM.  Returns
+ * TIM_SUCC with *out, or the synchronous refusal.
  */
-static int submit_json(const char* text, int shape, bool optional, tr_run_fn run, unsigned needs,
-                       const char* err_json, TIMCommCallback cb, const void* ud) {
+static int json_job(const char* text, int shape, bool optional, tr_run_fn run, unsigned needs,
+                    const char* err_json, TIMCommCallback cb, const void* ud, tr_job** out) {
     json_t* arg = NULL;
     int pre = 0;
+    *out = NULL;
     if (!text || !*text) {
         if (!optional) return TIM_ERR_PARAM;
     } else {
@@ -55,8 +57,17 @@ static int submit_json(const char* text, int shape, bool optional, tr_run_fn run
     j->arg = arg;
     j->pre_code = pre;
     j->err_json = err_json;
-    tr_submit(j);
+    *out = j;
     return TIM_SUCC;
+}
+
+/* Queue a call taking one JSON argument. */
+static int submit_json(const char* text, int shape, bool optional, tr_run_fn run, unsigned needs,
+                       const char* err_json, TIMCommCallback cb, const void* ud) {
+    tr_job* j;
+    int rc = json_job(text, shape, optional, run, needs, err_json, cb, ud, &j);
+    if (rc == TIM_SUCC) tr_submit(j);
+    return rc;
 }
 
 /* ---- init / uninit ---------------------------------------------------------- */
@@ -376,33 +387,13 @@ TIM_DECL void TIMSetUserInfoChangedCallback(TIMUserInfoChangedCallback cb, const
 TIM_DECL int TIMRefAdminRequest(const char* api, const char* json_body, TIMCommCallback cb,
                                 const void* ud) {
     if (!api || !*api) return TIM_ERR_PARAM;
-    char* api_copy = strndup(api, 128);
-    if (!api_copy) return TIM_ERR_PARAM;
-    json_t* arg = NULL;
-    int pre = 0;
-    if (!json_body || !*json_body) {
-        free(api_copy);
+    tr_job* j;
+    int rc = json_job(json_body, TR_JSON_OBJECT, false, tr_job_admin, TR_NEED_INIT, "", cb, ud, &j);
+    if (rc != TIM_SUCC) return rc;
+    if (!(j->s1 = strndup(api, 128))) {
+        tr_job_free(j);
         return TIM_ERR_PARAM;
     }
-    size_t len = strnlen(json_body, (size_t)TR_MAX_JSON_LEN + 1);
-    if (len > TR_MAX_JSON_LEN) {
-        pre = ERR_SDK_NET_PKG_SIZE_LIMIT;
-    } else {
-        int rc = tr_json_parse(json_body, len, TR_JSON_OBJECT, &arg);
-        if (rc != TIM_SUCC) {
-            free(api_copy);
-            return rc;
-        }
-    }
-    tr_job* j = tr_job_new(tr_job_admin, TR_NEED_INIT, cb, ud);
-    if (!j) {
-        free(api_copy);
-        json_decref(arg);
-        return TIM_ERR_PARAM;
-    }
-    j->s1 = api_copy;
-    j->arg = arg;
-    j->pre_code = pre;
     tr_submit(j);
     return TIM_SUCC;
 }
