@@ -189,7 +189,7 @@ static void account_delete(const json_t* body, tr_result* r) {
             store_failed(r);
             return;
         }
-        json_array_append_new(results, json_pack("{sisss}", "ResultCode", rc == TR_OK ? 0 : REST_ERR_NO_ACCOUNT,
+        json_array_append_new(results, json_pack("{sissss}", "ResultCode", rc == TR_OK ? 0 : REST_ERR_NO_ACCOUNT,
                                                  "ResultInfo", rc == TR_OK ? "" : "account does not exist",
                                                  "UserID", id));
     }

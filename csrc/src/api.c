@@ -148,7 +148,7 @@ static void init_on_logic(void* p) {
     }
     tr_g.app_id = a->app_id;
     tr_g.initialized = true;
-    if (tr_g.dir) tr_feed_start();
+    tr_feed_start();
 }
 
 TIM_DECL int TIMInit(uint64_t sdk_app_id, const char* json_sdk_config) {

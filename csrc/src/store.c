@@ -84,7 +84,10 @@ static const char k_schema[] =
     "CREATE TABLE IF NOT EXISTS event("
     "  seq INTEGER PRIMARY KEY AUTOINCREMENT, type INTEGER NOT NULL,"
     "  user_id TEXT NOT NULL, origin TEXT NOT NULL, data TEXT);"
-    "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema', 1);";
+    "PRAGMA user_version = 1;";
+
+/* The schema this build writes; a store of a newer schema is refused. */
+#define SCHEMA_VERSION 1
 
 /* Events kept for late readers; older ones are pruned. */
 #define EVENT_KEEP 100000
@@ -222,6 +225,21 @@ int tr_store_open(tr_store** out, uint64_t app_id, const char* dir, char* err, s
                           NULL, NULL, NULL);
     }
     if (rc == SQLITE_OK) rc = sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_stmt* v = NULL;
+        int version = 0;
+        if (sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &v, NULL) == SQLITE_OK &&
+            sqlite3_step(v) == SQLITE_ROW)
+            version = sqlite3_column_int(v, 0);
+        sqlite3_finalize(v);
+        if (version > SCHEMA_VERSION) {
+            sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+            snprintf(err, errlen, "the store %s has schema %d, newer than this timref's (%d)", path, version,
+                     SCHEMA_VERSION);
+            tr_store_close(st);
+            return TR_EIO;
+        }
+    }
     if (rc == SQLITE_OK) {
         rc = sqlite3_exec(st->db, k_schema, NULL, NULL, NULL);
         rc = sqlite3_exec(st->db, rc == SQLITE_OK ? "COMMIT" : "ROLLBACK", NULL, NULL, NULL) == SQLITE_OK

@@ -323,6 +323,15 @@ static void test_status_admin(void) {
 }
 
 static void test_delete(void) {
+    /* the answer lists each item with its result, in order */
+    json_t* a = admin_at(__LINE__, DELETE, "{\"DeleteItem\":[{\"UserID\":\"m3\"},{\"UserID\":\"nobody9\"}]}", 1);
+    json_t* items = json_object_get(a, "ResultItem");
+    CHECK_INT(json_array_size(items), 2);
+    CHECK_STR(tu_jstr(json_array_get(items, 0), "UserID"), "m3");
+    CHECK_INT(tu_jint(json_array_get(items, 0), "ResultCode"), 0);
+    CHECK_STR(tu_jstr(json_array_get(items, 1), "UserID"), "nobody9");
+    CHECK_INT(tu_jint(json_array_get(items, 1), "ResultCode"), 70107);
+    json_decref(a);
     ADMIN_OK(DELETE, "{\"DeleteItem\":[{\"UserID\":\"m3\"},{\"UserID\":\"m4\"}]}");
     EXPECT_EXISTS("m3", 0);
     EXPECT_EXISTS("m4", 0);

@@ -333,7 +333,16 @@ static void test_in_memory(void) {
     p = tu_get_profile("mem1", &code);
     CHECK_INT(code, 40003);
     json_decref(p);
+    /* events work in every new in-memory store, not only the first */
+    tu_ev ev;
+    tu_ev_init(&ev);
+    TIMSetSelfInfoUpdatedCallback(tu_ev_cb, &ev);
+    TU_EXPECT(TIMProfileModifySelfUserProfile, "{\"user_profile_item_nick_name\":\"Mem2\"}", 0, NULL);
+    CHECK(tu_ev_wait(&ev, 0, "user_profile_identifier", "mem2", "user_profile_nick_name", "Mem2", 0, NULL, 5000) >=
+          0);
     CHECK_INT(TIMUninit(), TIM_SUCC);
+    TIMSetSelfInfoUpdatedCallback(NULL, NULL);
+    tu_ev_free(&ev);
 }
 
 static void test_bad_path(const char* base) {
