@@ -224,8 +224,10 @@ TIM_DECL int TIMUninit(void) {
     return TIM_SUCC;
 }
 
+/* At unload (or exit) without TIMUninit: log out and stop the thread.  A
+ * library never used has no thread, and nothing to do. */
 __attribute__((destructor)) static void api_unload(void) {
-    if (!tr_on_logic_thread()) TIMUninit();
+    if (!tr_on_logic_thread() && tr_engine_running()) TIMUninit();
 }
 
 TIM_DECL const char* TIMGetSDKVersion(void) { return "timref " TIMREF_VERSION; }

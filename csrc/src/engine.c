@@ -51,6 +51,13 @@ void tr_job_free(tr_job* j) {
 
 bool tr_on_logic_thread(void) { return t_logic; }
 
+bool tr_engine_running(void) {
+    pthread_mutex_lock(&g_mu);
+    bool running = g_running;
+    pthread_mutex_unlock(&g_mu);
+    return running;
+}
+
 /* Run one job and deliver its completion. */
 static void process(tr_job* j) {
     if (j->sync_fn) {

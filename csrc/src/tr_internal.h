@@ -116,8 +116,10 @@ void tr_interrupt_pending(void);
 /* On the logic thread: complete the interrupted jobs now (TIMUninit from a callback). */
 void tr_drain_interrupted(void);
 bool tr_on_logic_thread(void);
-/* Stop the logic thread after what is queued (library unload). */
+/* Stop the logic thread after what is queued, and join it (TIMUninit). */
 void tr_engine_stop(void);
+/* Whether a logic thread exists (while initialized, one always does). */
+bool tr_engine_running(void);
 
 /* Event callback registrations (any thread). */
 enum tr_event_kind { TR_EV_SELF_INFO, TR_EV_USER_STATUS, TR_EV_USER_INFO, TR_EV_COUNT };
