@@ -1,0 +1,108 @@
+"""Shared fixtures.
+
+Every test opens and closes its own client (one per process is allowed).  The
+autouse ``no_pending_futures`` fixture records every future a client hands out
+and fails the test if any is still pending at teardown, or if a client was
+left open.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+from tim_py import TIM, _bridge
+from tim_py._core import _Core
+
+ROOT = Path(__file__).resolve().parent.parent
+APP_ID = 1400000001
+KEY = "test-secret-key"
+
+_handed_out: list = []
+_handed_lock = threading.Lock()
+_orig_call = _Core._call
+
+
+def _recording_call(self, cfunc, args, decode, name):
+    fut = _orig_call(self, cfunc, args, decode, name)
+    with _handed_lock:
+        _handed_out.append(fut)
+    return fut
+
+
+_Core._call = _recording_call
+
+
+@pytest.fixture(autouse=True)
+def no_pending_futures():
+    with _handed_lock:
+        _handed_out.clear()
+    yield
+    client = _bridge.current()
+    if client is not None:
+        client._close_impl()
+        pytest.fail(f"a client was left open: {client!r}")
+    with _handed_lock:
+        pending = [f for f in _handed_out if not f.done()]
+        _handed_out.clear()
+    assert not pending, f"{len(pending)} future(s) left pending at teardown"
+    assert not _bridge.registry, f"{len(_bridge.registry)} registry entries left"
+
+
+# The clients of the tests use the default in-memory store, a new one per test;
+# the tests about the store on disk make their own in tmp_path.
+@pytest.fixture
+def tim():
+    client = TIM(APP_ID)
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+@pytest.fixture
+def alice(tim):
+    """A client logged in as alice, with bob and carol imported."""
+    tim.admin.import_accounts(["bob", "carol"]).result(5)
+    tim.login("alice", "sig").result(5)
+    return tim
+
+
+@pytest_asyncio.fixture
+async def atim():
+    from tim_py.aio import AsyncTIM
+
+    client = AsyncTIM(APP_ID)
+    try:
+        yield client
+    finally:
+        await client.close()
+
+
+def run_python(code: str, *args: str, timeout: float = 60, env: dict = None) -> subprocess.CompletedProcess:
+    e = dict(os.environ)
+    if env:
+        e.update(env)
+    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
+                          timeout=timeout, env=e, cwd=str(ROOT))
+
+
+@pytest.fixture(scope="session")
+def native_lib() -> str:
+    """build/native/libtimref.so, built with cmake when missing."""
+    lib = ROOT / "build" / "native" / "libtimref.so"
+    if not lib.exists():
+        if shutil.which("cmake") is None:
+            pytest.skip("cmake is not installed: cannot build build/native/libtimref.so")
+        subprocess.run(["cmake", "-S", "csrc", "-B", "build/native"], cwd=ROOT, check=True,
+                       capture_output=True)
+        subprocess.run(["cmake", "--build", "build/native", "--target", "timref", "-j4"], cwd=ROOT,
+                       check=True, capture_output=True)
+    assert lib.exists()
+    return str(lib)

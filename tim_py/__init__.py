@@ -1,0 +1,66 @@
+"""tim_py: a Python client for the Tencent Cloud IM C interface (profiles and user status).
+
+By default it drives timref, the offline reference implementation compiled
+into ``tim_py._tim``; ``library=`` (or ``TIM_PY_LIBRARY``) points it at another
+build of the C interface, such as a vendor ``libImSDK.so``.
+
+* ``tim_py.TIM``: calls return ``concurrent.futures.Future``;
+* ``tim_py.aio.AsyncTIM``: calls return awaitables;
+* ``tim_py.gen_user_sig``: make a UserSig;
+* ``tim_py.lowlevel``: the C functions by name, raw JSON keys.
+"""
+from __future__ import annotations
+
+from .client import TIM, Future
+from .errors import (
+    AdminError,
+    CallInterrupted,
+    ClientOpenError,
+    InternalError,
+    InvalidIdentifierError,
+    InvalidOperationError,
+    InvalidParameterError,
+    NotInitializedError,
+    NotLoggedInError,
+    ProfileError,
+    SizeLimitError,
+    StoreError,
+    TIMError,
+    UnsupportedError,
+    UserSigError,
+    error_for,
+)
+from .types import (
+    EVENT,
+    TYPES,
+    AllowType,
+    CustomField,
+    Event,
+    ForbidType,
+    Gender,
+    LoginStatus,
+    Profile,
+    UserStatus,
+    UserStatusType,
+)
+from .usersig import gen_user_sig
+
+__version__ = "1.0.0"
+
+__all__ = [
+    "TIM", "AsyncTIM", "Future", "gen_user_sig",
+    "Profile", "UserStatus", "CustomField", "Event",
+    "Gender", "AllowType", "ForbidType", "UserStatusType", "LoginStatus", "TYPES", "EVENT",
+    "TIMError", "NotInitializedError", "NotLoggedInError", "InvalidParameterError",
+    "InvalidIdentifierError", "CallInterrupted", "InvalidOperationError", "InternalError",
+    "ProfileError", "UserSigError", "SizeLimitError", "StoreError", "AdminError",
+    "UnsupportedError", "ClientOpenError", "error_for",
+]
+
+
+def __getattr__(name: str):  # tim_py.AsyncTIM without importing asyncio up front
+    if name == "AsyncTIM":
+        from .aio import AsyncTIM
+
+        return AsyncTIM
+    raise AttributeError(f"module 'tim_py' has no attribute {name!r}")

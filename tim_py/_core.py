@@ -1,0 +1,505 @@
+"""The core shared by ``TIM`` (futures) and ``AsyncTIM`` (asyncio).
+
+``_Core`` does everything but make the future: it checks arguments (TypeError
+for a wrong type, ValueError for a bad value, naming the argument), builds the
+C JSON with orjson from precomputed key maps, registers the call and makes it,
+and raises at the call when the C function refuses it.  The subclasses only
+say what a call returns (``_new_future``) and how completions are delivered
+(a dispatcher thread, or the event loop).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import weakref
+from typing import Any, Callable, Dict, Iterable, Optional, Sequence, Tuple
+
+import orjson
+
+from . import _bridge
+from ._bridge import next_token, registry
+from ._ffi import ffi, lib
+from .errors import CallInterrupted, NotInitializedError, error_for, error_for_return
+from .types import (
+    ALLOW_TYPE_NAMES,
+    EVENT,
+    EVENT_NAMES,
+    FORBID_TYPE_NAMES,
+    GENDER_NAMES,
+    AllowType,
+    CustomField,
+    Event,
+    ForbidType,
+    Gender,
+    LoginStatus,
+    profile_from_json,
+    profiles_from_json,
+    statuses_from_json,
+)
+
+log = logging.getLogger("tim_py")
+
+UINT32_MAX = 0xFFFFFFFF
+UINT64_MAX = 0xFFFFFFFFFFFFFFFF
+
+_dumps = orjson.dumps
+
+# ---------------------------------------------------------------------------
+# Argument checks (module functions: also used by the admin and raw layers)
+# ---------------------------------------------------------------------------
+
+
+def type_name(v: Any) -> str:
+    return type(v).__name__
+
+
+def check_str(name: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str, got {type_name(value)}")
+    return value
+
+
+def check_c_str(name: str, value: Any) -> bytes:
+    """A str passed to C as ``const char*``: UTF-8, no NUL inside."""
+    check_str(name, value)
+    if "\x00" in value:
+        raise ValueError(f"{name} must not contain NUL characters")
+    try:
+        return value.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise ValueError(f"{name} is not encodable as UTF-8: {e.reason}") from None
+
+
+def check_uint(name: str, value: Any, lo: int = 0, hi: int = UINT32_MAX) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {type_name(value)}")
+    if not lo <= value <= hi:
+        raise ValueError(f"{name} must be between {lo} and {hi}, got {value}")
+    return int(value)
+
+
+def check_enum(name: str, value: Any, names: Dict[str, Any], enum_cls: Any) -> int:
+    """An enum value given as the enum, its int value, or the Web SDK's string."""
+    if isinstance(value, str):
+        try:
+            return int(names[value])
+        except KeyError:
+            raise ValueError(
+                f"{name} must be a {enum_cls.__name__}, one of {sorted(names)}, got {value!r}"
+            ) from None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be a {enum_cls.__name__}, an int or a str, got {type_name(value)}")
+    try:
+        return int(enum_cls(value))
+    except ValueError:
+        raise ValueError(
+            f"{name} must be one of {[int(m) for m in enum_cls]} ({enum_cls.__name__}), got {value}"
+        ) from None
+
+
+def check_id_list(name: str, value: Any) -> list:
+    """A list (or tuple) of str; its contents are the library's to judge (codes 7003, 40002...)."""
+    if not isinstance(value, (list, tuple)):
+        raise TypeError(f"{name} must be a list of str, got {type_name(value)}")
+    for i, v in enumerate(value):
+        if type(v) is not str and not isinstance(v, str):
+            raise TypeError(f"{name} must be a list of str, got {type_name(v)} at index {i}")
+    return value if type(value) is list else list(value)
+
+
+def dumps(name: str, value: Any) -> bytes:
+    try:
+        return _dumps(value)
+    except orjson.JSONEncodeError as e:
+        raise ValueError(f"{name} cannot be sent as JSON: {e}") from None
+
+
+def check_custom_fields(name: str, value: Any) -> list:
+    """``profile_custom_field``: a list of {"key", "value"} (or CustomField) -> C entries."""
+    if not isinstance(value, (list, tuple)):
+        raise TypeError(f"{name} must be a list of {{'key': str, 'value': str}}, got {type_name(value)}")
+    out = []
+    for i, item in enumerate(value):
+        if isinstance(item, CustomField):
+            key, val = item.key, item.value
+        elif isinstance(item, dict):
+            extra = set(item) - {"key", "value"}
+            if extra:
+                raise ValueError(f"{name}[{i}] has unknown keys {sorted(map(str, extra))}; use 'key' and 'value'")
+            if "key" not in item or "value" not in item:
+                raise ValueError(f"{name}[{i}] needs both 'key' and 'value'")
+            key, val = item["key"], item["value"]
+        else:
+            raise TypeError(
+                f"{name} must be a list of {{'key': str, 'value': str}}, got {type_name(item)} at index {i}"
+            )
+        if not isinstance(key, str):
+            raise TypeError(f"{name}[{i}]['key'] must be a str, got {type_name(key)}")
+        if not isinstance(val, str):
+            raise TypeError(f"{name}[{i}]['value'] must be a str, got {type_name(val)}")
+        out.append({"user_profile_custom_string_info_key": key,
+                    "user_profile_custom_string_info_value": val})
+    return out
+
+
+# Web SDK field name -> (C item key, checker)
+def _str_field(key: str) -> Tuple[str, Callable[[str, Any], Any]]:
+    return key, check_str
+
+
+def _uint_field(key: str, hi: int = UINT32_MAX) -> Tuple[str, Callable[[str, Any], Any]]:
+    return key, lambda name, v: check_uint(name, v, 0, hi)
+
+
+def _enum_field(key: str, names: Dict[str, Any], cls: Any) -> Tuple[str, Callable[[str, Any], Any]]:
+    return key, lambda name, v: check_enum(name, v, names, cls)
+
+
+PROFILE_FIELDS: Dict[str, Tuple[str, Callable[[str, Any], Any]]] = {
+    "nick": _str_field("user_profile_item_nick_name"),
+    "avatar": _str_field("user_profile_item_face_url"),
+    "gender": _enum_field("user_profile_item_gender", GENDER_NAMES, Gender),
+    "self_signature": _str_field("user_profile_item_self_signature"),
+    "allow_type": _enum_field("user_profile_item_add_permission", ALLOW_TYPE_NAMES, AllowType),
+    "birthday": _uint_field("user_profile_item_birthday"),
+    "location": _str_field("user_profile_item_location"),
+    "language": _uint_field("user_profile_item_language"),
+    "message_settings": _uint_field("user_profile_item_message_settings", 1),
+    "admin_forbid_type": _enum_field("user_profile_item_admin_forbid_type", FORBID_TYPE_NAMES, ForbidType),
+    "level": _uint_field("user_profile_item_level"),
+    "role": _uint_field("user_profile_item_role"),
+    "profile_custom_field": ("user_profile_item_custom_string_array", check_custom_fields),
+}
+
+
+def profile_items(fields: Dict[str, Any], what: str = "update_my_profile()") -> dict:
+    """Web SDK field names -> the C UserProfileItem object."""
+    out = {}
+    for name, value in fields.items():
+        spec = PROFILE_FIELDS.get(name)
+        if spec is None:
+            raise TypeError(
+                f"{what} got an unexpected field {name!r}; fields are {', '.join(PROFILE_FIELDS)}"
+            )
+        key, check = spec
+        out[key] = check(name, value)
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Decoders (json_params -> typed result)
+# ---------------------------------------------------------------------------
+
+
+def _first_profile(data: Any) -> Any:
+    if not data:
+        raise error_for(40003, "the logged-in user's account does not exist")
+    return profile_from_json(data[0])
+
+
+# ---------------------------------------------------------------------------
+# The core
+# ---------------------------------------------------------------------------
+
+_KEY_PROFILE_IDS = "friendship_getprofilelist_param_identifier_array"
+
+
+class _Core:
+    """Shared by TIM and AsyncTIM: arguments, JSON, the C call, events, close."""
+
+    _closed = True  # until __init__ succeeds
+
+    def __init__(
+        self,
+        sdk_app_id: int,
+        data_dir: Optional["os.PathLike[str] | str"] = None,
+        *,
+        secret_key: Optional[str] = None,
+        device_name: Optional[str] = None,
+        custom_profile_keys: Optional[Iterable[str]] = None,
+        library: Optional[str] = None,
+    ) -> None:
+        check_uint("sdk_app_id", sdk_app_id, 0, UINT64_MAX)
+        config: Dict[str, Any] = {}
+        if data_dir is not None:
+            if not isinstance(data_dir, (str, os.PathLike)):
+                raise TypeError(f"data_dir must be a str or a path, got {type_name(data_dir)}")
+            path = os.fspath(data_dir)
+            if not isinstance(path, str):
+                raise TypeError("data_dir must be a str path, not bytes")
+            check_c_str("data_dir", path)
+            config["sdk_config_config_file_path"] = path
+        if secret_key is not None:
+            check_c_str("secret_key", secret_key)
+            config["timref_config_secret_key"] = secret_key
+        if device_name is not None:
+            check_c_str("device_name", device_name)
+            config["timref_config_device_name"] = device_name
+        if custom_profile_keys is not None:
+            if isinstance(custom_profile_keys, (str, bytes)) or not isinstance(custom_profile_keys, Iterable):
+                raise TypeError(
+                    f"custom_profile_keys must be a list of str, got {type_name(custom_profile_keys)}"
+                )
+            config["timref_config_custom_profile_keys"] = check_id_list(
+                "custom_profile_keys", list(custom_profile_keys))
+        if library is not None:
+            if not isinstance(library, (str, os.PathLike)):
+                raise TypeError(f"library must be a str or a path, got {type_name(library)}")
+            library = os.fspath(library)
+
+        self.sdk_app_id = sdk_app_id
+        self.data_dir = config.get("sdk_config_config_file_path")
+        self._handlers: Dict[str, Tuple[Callable[[Event], Any], ...]] = {n: () for n in EVENT_NAMES}
+        self._streams: "weakref.WeakSet[Any]" = weakref.WeakSet()
+        self._close_lock = threading.Lock()
+
+        _bridge.acquire(self, library)
+        try:
+            self.library = library if library is not None else os.environ.get("TIM_PY_LIBRARY") or None
+            rc = lib.tp_TIMInit(sdk_app_id, _dumps(config))
+            if rc != 0:
+                raise error_for_return(rc, "TIMInit", "check data_dir and the timref_config_* values")
+            self._closed = False
+            lib.tp_set_event_callbacks(1)
+            self._start()
+        except BaseException:
+            if not self._closed:
+                self._closed = True
+                lib.tp_TIMUninit()
+                lib.tp_set_event_callbacks(0)
+            _bridge.release(self)
+            raise
+
+        from .admin import Admin
+        from .lowlevel import Raw
+
+        self.admin = Admin(self)
+        self.raw = Raw(self)
+
+    # ---- what subclasses provide --------------------------------------------
+
+    def _start(self) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _new_future(self) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _stop_delivery(self) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _final_drain(self) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _deliver(self, handler: Callable[[Event], Any], event: Event) -> None:
+        handler(event)
+
+    # ---- the call ---------------------------------------------------------------
+
+    def _call(self, cfunc: Any, args: tuple, decode: Optional[Callable[[Any], Any]], name: str) -> Any:
+        if self._closed:
+            raise NotInitializedError(6013, "the client is closed")
+        fut = self._new_future()
+        token = next_token()
+        registry[token] = (fut, decode)
+        rc = cfunc(*args, token)
+        if rc:
+            registry.pop(token, None)
+            raise error_for_return(rc, name)
+        if self._closed:  # closed while we were calling: close() may have missed this one
+            entry = registry.pop(token, None)
+            if entry is not None:
+                try:
+                    fut.set_exception(CallInterrupted(7009, "the client was closed during the call"))
+                except Exception:
+                    pass
+        return fut
+
+    # ---- login ------------------------------------------------------------------
+
+    def login(self, user_id: str, user_sig: str) -> Any:
+        """Log in as ``user_id`` (the account is created on first login)."""
+        uid = check_c_str("user_id", user_id)
+        sig = check_c_str("user_sig", user_sig)
+        return self._call(lib.tp_TIMLogin, (uid, sig), None, "TIMLogin")
+
+    def logout(self) -> Any:
+        """Log out (succeeds also when not logged in); ends every subscription."""
+        return self._call(lib.tp_TIMLogout, (), None, "TIMLogout")
+
+    @property
+    def login_user_id(self) -> str:
+        """The logged-in user ID, "" when logged out."""
+        buf = ffi.new("char[]", 256)
+        lib.tp_TIMGetLoginUserID(buf)
+        return ffi.string(buf).decode("utf-8", "replace")
+
+    @property
+    def login_status(self) -> LoginStatus:
+        v = lib.tp_TIMGetLoginStatus()
+        try:
+            return LoginStatus(v)
+        except ValueError:
+            return v  # type: ignore[return-value]
+
+    @property
+    def sdk_version(self) -> str:
+        return ffi.string(lib.tp_TIMGetSDKVersion()).decode("utf-8", "replace")
+
+    @property
+    def server_time(self) -> int:
+        return int(lib.tp_TIMGetServerTime())
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def has_admin(self) -> bool:
+        """Whether the loaded library has timref's admin surface."""
+        return bool(lib.tp_has_admin())
+
+    # ---- profiles -----------------------------------------------------------------
+
+    def get_my_profile(self) -> Any:
+        """The logged-in user's Profile."""
+        me = self.login_user_id if not self._closed else ""
+        ids = [me] if me else []
+        return self._call(lib.tp_TIMProfileGetUserProfileList,
+                          (_dumps({_KEY_PROFILE_IDS: ids}),), _first_profile,
+                          "TIMProfileGetUserProfileList")
+
+    def get_user_profile(self, user_id_list: Sequence[str]) -> Any:
+        """Profiles of the users in ``user_id_list`` (unknown accounts are left out)."""
+        ids = check_id_list("user_id_list", user_id_list)
+        return self._call(lib.tp_TIMProfileGetUserProfileList,
+                          (dumps("user_id_list", {_KEY_PROFILE_IDS: ids}),), profiles_from_json,
+                          "TIMProfileGetUserProfileList")
+
+    def update_my_profile(self, **fields: Any) -> Any:
+        """Change fields of your profile, all or nothing (Web SDK names: nick, avatar, gender, ...)."""
+        items = profile_items(fields)
+        return self._call(lib.tp_TIMProfileModifySelfUserProfile,
+                          (dumps("fields", items),), None, "TIMProfileModifySelfUserProfile")
+
+    # ---- status ---------------------------------------------------------------------
+
+    def get_user_status(self, user_id_list: Sequence[str]) -> Any:
+        """UserStatus of the users in ``user_id_list`` (your own ID allowed)."""
+        ids = check_id_list("user_id_list", user_id_list)
+        return self._call(lib.tp_TIMGetUserStatus, (dumps("user_id_list", ids),),
+                          statuses_from_json, "TIMGetUserStatus")
+
+    def set_self_status(self, custom_status: str) -> Any:
+        """Set your custom status (at most 100 bytes; "" clears it)."""
+        check_str("custom_status", custom_status)
+        return self._call(lib.tp_TIMSetSelfStatus,
+                          (dumps("custom_status", {"user_status_custom_status": custom_status}),),
+                          None, "TIMSetSelfStatus")
+
+    def subscribe_user_status(self, user_id_list: Sequence[str]) -> Any:
+        """Receive EVENT.USER_STATUS_UPDATED for these users (at most 200 are kept)."""
+        ids = check_id_list("user_id_list", user_id_list)
+        return self._call(lib.tp_TIMSubscribeUserStatus, (dumps("user_id_list", ids),), None,
+                          "TIMSubscribeUserStatus")
+
+    def unsubscribe_user_status(self, user_id_list: Optional[Sequence[str]] = None) -> Any:
+        """Stop status events for these users; None (the default) for everyone."""
+        if user_id_list is None:
+            arg = ffi.NULL
+        else:
+            arg = dumps("user_id_list", check_id_list("user_id_list", user_id_list))
+        return self._call(lib.tp_TIMUnsubscribeUserStatus, (arg,), None, "TIMUnsubscribeUserStatus")
+
+    def subscribe_user_info(self, user_id_list: Sequence[str]) -> Any:
+        """Receive EVENT.PROFILE_UPDATED when these users change their profile."""
+        ids = check_id_list("user_id_list", user_id_list)
+        return self._call(lib.tp_TIMSubscribeUserInfo, (dumps("user_id_list", ids),), None,
+                          "TIMSubscribeUserInfo")
+
+    def unsubscribe_user_info(self, user_id_list: Optional[Sequence[str]] = None) -> Any:
+        """Stop profile events for these users; None (the default) for everyone."""
+        if user_id_list is None:
+            arg = ffi.NULL
+        else:
+            arg = dumps("user_id_list", check_id_list("user_id_list", user_id_list))
+        return self._call(lib.tp_TIMUnsubscribeUserInfo, (arg,), None, "TIMUnsubscribeUserInfo")
+
+    # ---- events ------------------------------------------------------------------------
+
+    def on(self, event: str, handler: Callable[[Event], Any]) -> None:
+        """Call ``handler(event)`` for each ``event`` (an EVENT value); handlers run on
+        tim_py's dispatcher thread (TIM) or the event loop (AsyncTIM)."""
+        self._check_event(event)
+        if not callable(handler):
+            raise TypeError(f"handler must be callable, got {type_name(handler)}")
+        self._handlers[event] = self._handlers[event] + (handler,)
+
+    def off(self, event: str, handler: Optional[Callable[[Event], Any]] = None) -> None:
+        """Remove ``handler`` from ``event`` (every handler of it when None)."""
+        self._check_event(event)
+        if handler is None:
+            self._handlers[event] = ()
+        else:
+            hs = list(self._handlers[event])
+            try:
+                hs.remove(handler)
+            except ValueError:
+                return
+            self._handlers[event] = tuple(hs)
+
+    @staticmethod
+    def _check_event(event: Any) -> None:
+        if not isinstance(event, str):
+            raise TypeError(f"event must be a str (an EVENT value), got {type_name(event)}")
+        if event not in EVENT_NAMES:
+            raise ValueError(f"event must be one of {sorted(EVENT_NAMES)}, got {event!r}")
+
+    def _on_event(self, kind: int, raw: bytes) -> None:
+        name = EVENT.USER_STATUS_UPDATED if kind == _bridge.KIND_USER_STATUS else EVENT.PROFILE_UPDATED
+        handlers = self._handlers[name]
+        streams = list(self._streams)
+        if not handlers and not streams:
+            return
+        data = orjson.loads(raw) if raw else None
+        if name == EVENT.USER_STATUS_UPDATED:
+            event = Event(name, statuses_from_json(data))
+        else:
+            event = Event(name, profiles_from_json(data))
+        for s in streams:
+            s._put(event)
+        for h in handlers:
+            try:
+                self._deliver(h, event)
+            except Exception:
+                log.exception("tim_py: %s handler %r raised", name, h)
+
+    # ---- close ---------------------------------------------------------------------------
+
+    def _close_impl(self) -> bool:
+        with self._close_lock:
+            if self._closed:
+                return False
+            self._closed = True
+        try:
+            lib.tp_TIMUninit()  # completes every pending call (7009) before returning
+            lib.tp_set_event_callbacks(0)
+        finally:
+            try:
+                self._stop_delivery()
+                self._final_drain()
+            finally:
+                _bridge.fail_pending(
+                    lambda: CallInterrupted(7009, "the client was closed before the call completed"))
+                for s in list(self._streams):
+                    s._end()
+                _bridge.release(self)
+        return True
+
+    def _close_at_exit(self) -> None:
+        self._close_impl()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open"
+        lib_ = f", library={self.library!r}" if getattr(self, "library", None) else ""
+        return f"<{type(self).__name__} sdk_app_id={self.sdk_app_id}{lib_} {state}>"

@@ -1,0 +1,229 @@
+"""``AsyncTIM``: the client whose calls are awaitable (asyncio).
+
+Completions are drained on the event loop itself: the loop watches the
+bridge's eventfd (``loop.add_reader``) and resolves the futures directly, with
+no thread hop per result.  The client binds to the running loop when it is
+created inside one (or at its first call / ``async with``); calls must then
+come from that loop.
+"""
+from __future__ import annotations
+
+import asyncio
+import collections
+import inspect
+import os
+import threading
+from typing import Any, Deque, Optional, Set
+
+from ._bridge import drain, fail_pending
+from ._core import _Core, check_uint
+from ._ffi import lib
+from .errors import CallInterrupted
+from .types import EVENT_NAMES, Event
+
+__all__ = ["AsyncTIM", "EventStream"]
+
+_get_running_loop = asyncio.get_running_loop
+
+
+class EventStream:
+    """An async iterator of ``Event`` with a bounded queue.
+
+    When more than ``maxsize`` events wait, the oldest are dropped and counted
+    in ``dropped``.  The stream ends when the client closes or on ``aclose()``.
+    """
+
+    def __init__(self, client: "AsyncTIM", names: frozenset, maxsize: int) -> None:
+        self._client = client
+        self._names = names
+        self._queue: Deque[Event] = collections.deque(maxlen=maxsize)
+        self._waiter: Optional[asyncio.Future] = None
+        self._ended = False
+        self.dropped = 0
+
+    def _put(self, event: Event) -> None:
+        if self._ended or event.name not in self._names:
+            return
+        q = self._queue
+        if len(q) == q.maxlen:
+            self.dropped += 1
+        q.append(event)
+        self._wake()
+
+    def _end(self) -> None:
+        self._ended = True
+        self._wake()
+
+    def _wake(self) -> None:
+        w = self._waiter
+        if w is not None and not w.done():
+            try:
+                w.set_result(None)
+            except RuntimeError:  # its loop has closed
+                pass
+
+    def __aiter__(self) -> "EventStream":
+        return self
+
+    async def __anext__(self) -> Event:
+        while True:
+            if self._queue:
+                return self._queue.popleft()
+            if self._ended:
+                raise StopAsyncIteration
+            self._client._ensure_loop()
+            self._waiter = _get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+
+    async def aclose(self) -> None:
+        self._end()
+        self._client._streams.discard(self)
+
+    async def __aenter__(self) -> "EventStream":
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.aclose()
+
+
+class AsyncTIM(_Core):
+    """The IM client for asyncio: the same methods as ``TIM``, returning awaitables.
+
+    ``async with AsyncTIM(sdk_app_id, data_dir) as tim: await tim.login(...)``.
+    ``await tim.close()`` calls ``TIMUninit``; pending calls then raise
+    ``CallInterrupted``.  Handlers given to ``on()`` run on the event loop (a
+    coroutine function's coroutine is scheduled as a task).  ``events()`` is an
+    async iterator of events.
+    """
+
+    _loop: Optional[asyncio.AbstractEventLoop] = None
+
+    def _start(self) -> None:
+        self._fd = lib.tp_eventfd()
+        self._tasks: Set[asyncio.Task] = set()
+        try:
+            loop = _get_running_loop()
+        except RuntimeError:
+            return  # bind at the first call
+        self._bind(loop)
+
+    def _bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._loop is None:
+            self._loop = loop
+            loop.add_reader(self._fd, self._on_readable)
+            loop.call_soon(self._drain)  # anything queued before we were watching
+        elif self._loop is not loop:
+            raise RuntimeError(
+                "this AsyncTIM is bound to another event loop; use it from the loop it was first "
+                "used in, or close it and open a new client"
+            )
+
+    def _ensure_loop(self) -> asyncio.AbstractEventLoop:
+        loop = _get_running_loop()
+        if loop is not self._loop:
+            self._bind(loop)
+        return loop
+
+    def _new_future(self) -> asyncio.Future:
+        try:
+            loop = _get_running_loop()
+        except RuntimeError:
+            raise RuntimeError(
+                "AsyncTIM methods must be called from a coroutine running in an asyncio event loop; "
+                "use tim_py.TIM outside asyncio"
+            ) from None
+        if loop is not self._loop:
+            self._bind(loop)
+        return loop.create_future()
+
+    def _on_readable(self) -> None:
+        try:
+            os.read(self._fd, 8)
+        except BlockingIOError:  # pragma: no cover
+            pass
+        drain(self._on_event)
+
+    def _drain(self) -> None:
+        drain(self._on_event)
+
+    def _deliver(self, handler: Any, event: Event) -> None:
+        r = handler(event)
+        if inspect.isawaitable(r):
+            task = asyncio.ensure_future(r)
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    # ---- close -------------------------------------------------------------------
+
+    def _stop_delivery(self) -> None:
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            try:
+                loop.remove_reader(self._fd)
+            except Exception:  # a loop being torn down
+                pass
+
+    def _final_drain(self) -> None:
+        loop = self._loop
+        on_loop = loop is None or asyncio._get_running_loop() is loop
+        if not on_loop and loop is not None and loop.is_running() and not loop.is_closed():
+            # The loop runs in another thread: resolve its futures there.
+            done = threading.Event()
+
+            def run() -> None:
+                try:
+                    while drain(self._on_event):
+                        pass
+                    fail_pending(lambda: CallInterrupted(
+                        7009, "the client was closed before the call completed"))
+                finally:
+                    done.set()
+
+            try:
+                loop.call_soon_threadsafe(run)
+            except RuntimeError:
+                pass
+            else:
+                if done.wait(10):
+                    return
+        while drain(self._on_event):
+            pass
+
+    async def close(self) -> None:
+        """``TIMUninit``: pending calls raise CallInterrupted, the loop stops watching."""
+        self._close_impl()
+
+    async def aclose(self) -> None:
+        """Alias of ``close()``."""
+        self._close_impl()
+
+    async def __aenter__(self) -> "AsyncTIM":
+        self._ensure_loop()
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        self._close_impl()
+
+    # ---- events --------------------------------------------------------------------
+
+    def events(self, *names: str, maxsize: int = 1024) -> EventStream:
+        """An async iterator of events (all of them, or only ``names``).
+
+        ``async for event in tim.events(): ...`` -- the stream is registered
+        when this is called, so events after this point are not missed.  At
+        most ``maxsize`` events wait; beyond that the oldest are dropped (see
+        ``EventStream.dropped``).
+        """
+        for n in names:
+            self._check_event(n)
+        check_uint("maxsize", maxsize, 1, 1 << 30)
+        if self._closed:
+            from .errors import NotInitializedError
+
+            raise NotInitializedError(6013, "the client is closed")
+        stream = EventStream(self, frozenset(names) if names else EVENT_NAMES, maxsize)
+        self._streams.add(stream)
+        return stream

@@ -1,0 +1,190 @@
+"""Errors: one base class, ``TIMError``, with ``.code`` and ``.desc``; subclasses by kind.
+
+Every code the C interface reports, whether as a call's return value or in a
+callback, becomes an exception through one function, :func:`error_for`, so a
+caller never has to guess which class a code maps to.
+
+Some kinds also derive from a built-in exception so that plain Python code can
+catch them naturally: a refused parameter is a ``ValueError`` too, an
+interrupted call an ``InterruptedError``-like ``CallInterrupted``, and the
+"one client per process" rule a ``RuntimeError``.
+"""
+from __future__ import annotations
+
+from typing import Any, Optional
+
+__all__ = [
+    "TIMError",
+    "NotInitializedError",
+    "NotLoggedInError",
+    "InvalidParameterError",
+    "InvalidIdentifierError",
+    "CallInterrupted",
+    "InvalidOperationError",
+    "InternalError",
+    "ProfileError",
+    "UserSigError",
+    "SizeLimitError",
+    "StoreError",
+    "AdminError",
+    "UnsupportedError",
+    "ClientOpenError",
+    "error_for",
+    "error_for_return",
+]
+
+
+class TIMError(Exception):
+    """An error reported by the IM C interface (or by tim_py on its behalf).
+
+    ``code`` is the vendor's error code (a callback code such as 6014, or a
+    negative ``TIMResult`` returned by the call itself); ``desc`` its text.
+    ``json`` holds the decoded ``json_params`` that came with the error, when
+    there were any (the admin surface's whole answer, for instance).
+    """
+
+    def __init__(self, code: int, desc: str = "", json: Any = None) -> None:
+        super().__init__(code, desc)
+        self.code = code
+        self.desc = desc
+        self.json = json
+
+    @property
+    def answer(self) -> Any:
+        """The admin surface's decoded answer (same as ``json``)."""
+        return self.json
+
+    def __str__(self) -> str:
+        return f"[{self.code}] {self.desc}" if self.desc else f"[{self.code}]"
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.code!r}, {self.desc!r})"
+
+    def __reduce__(self):  # picklable across processes
+        return (type(self), (self.code, self.desc, self.json))
+
+
+class NotInitializedError(TIMError):
+    """6013: called before ``TIMInit`` or after ``TIMUninit`` (or on a closed client)."""
+
+
+class NotLoggedInError(TIMError):
+    """6014: the call needs a logged-in user."""
+
+
+class InvalidParameterError(TIMError, ValueError):
+    """6017, 6027, or a refused argument (``TIM_ERR_PARAM`` -4, ``TIM_ERR_JSON`` -3)."""
+
+
+class InvalidIdentifierError(TIMError, ValueError):
+    """7003: a user ID is empty, longer than 32 bytes or not printable ASCII."""
+
+
+class CallInterrupted(TIMError):
+    """7009: the call was still pending when the client closed (``TIMUninit``)."""
+
+
+class InvalidOperationError(TIMError):
+    """7014: not allowed in this state (e.g. logging in as another user without logging out)."""
+
+
+class InternalError(TIMError):
+    """7012 (internal error) or 6028 (out of memory)."""
+
+
+class ProfileError(TIMError):
+    """40001..40610 (profile server codes) and 9001 (malformed custom profile key)."""
+
+
+class UserSigError(TIMError):
+    """70001..70014: the UserSig is empty, malformed, expired or for another user or app."""
+
+
+class SizeLimitError(TIMError):
+    """9522: a JSON argument is larger than 1 MiB."""
+
+
+class StoreError(TIMError):
+    """6022: the local store could not be read or written."""
+
+
+class AdminError(TIMError):
+    """A REST-style error code from the admin surface (70107 no such account, 70402 bad parameter...)."""
+
+
+class UnsupportedError(TIMError, NotImplementedError):
+    """The feature needs timref (the admin surface) but the loaded library does not have it."""
+
+    def __init__(self, desc: str) -> None:
+        super().__init__(7014, desc)
+
+    def __reduce__(self):
+        return (type(self), (self.desc,))
+
+
+class ClientOpenError(TIMError, RuntimeError):
+    """A second client was opened while one is open: the C SDK is one per process."""
+
+    def __init__(self, desc: str) -> None:
+        super().__init__(7014, desc)
+
+    def __reduce__(self):
+        return (type(self), (self.desc,))
+
+
+_BY_CODE = {
+    6013: NotInitializedError,
+    6014: NotLoggedInError,
+    6017: InvalidParameterError,
+    6027: InvalidParameterError,
+    -3: InvalidParameterError,
+    -4: InvalidParameterError,
+    7003: InvalidIdentifierError,
+    7009: CallInterrupted,
+    7012: InternalError,
+    6028: InternalError,
+    7014: InvalidOperationError,
+    9001: ProfileError,
+    9522: SizeLimitError,
+    6022: StoreError,
+}
+
+
+def _class_for(code: int) -> type:
+    cls = _BY_CODE.get(code)
+    if cls is not None:
+        return cls
+    if 40001 <= code <= 40610:
+        return ProfileError
+    if 70001 <= code <= 70014:
+        return UserSigError
+    if 70015 <= code <= 70999:
+        return AdminError
+    return TIMError
+
+
+def error_for(code: int, desc: str = "", json: Any = None) -> TIMError:
+    """The exception for a non-zero code (a callback code or a return value)."""
+    return _class_for(code)(code, desc, json)
+
+
+_RETURN_TEXT = {
+    -1: "the SDK is not initialized",
+    -2: "not logged in",
+    -3: "the argument is not valid JSON of the expected shape",
+    -4: "a required argument is missing or empty",
+    -5: "conversation error",
+    -6: "group error",
+    -100: "the loaded library does not have this function",
+}
+
+
+def error_for_return(rc: int, function: str, detail: Optional[str] = None) -> TIMError:
+    """The exception for a C call that returned ``rc`` != TIM_SUCC (its callback never fires)."""
+    text = _RETURN_TEXT.get(rc, "refused")
+    desc = f"{function} returned {rc}: {text}"
+    if detail:
+        desc += f" ({detail})"
+    if rc == -100:
+        return UnsupportedError(desc)
+    return error_for(rc, desc)

@@ -1,0 +1,259 @@
+"""Typed values: enums with the C values, result objects, Web SDK names.
+
+``Profile`` and ``UserStatus`` are frozen slotted dataclasses built from the C
+library's JSON by precomputed key maps; ``TYPES`` and ``EVENT`` mirror the Web
+SDK's ``TIM.TYPES`` and ``TIM.EVENT``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Any, Tuple
+
+__all__ = [
+    "Gender",
+    "AllowType",
+    "ForbidType",
+    "UserStatusType",
+    "LoginStatus",
+    "CustomField",
+    "Profile",
+    "UserStatus",
+    "Event",
+    "TYPES",
+    "EVENT",
+    "CUSTOM_PREFIX",
+]
+
+CUSTOM_PREFIX = "Tag_Profile_Custom_"
+
+
+class Gender(IntEnum):
+    """``TIMGenderType``."""
+
+    UNKNOWN = 0
+    MALE = 1
+    FEMALE = 2
+
+
+class AllowType(IntEnum):
+    """``TIMProfileAddPermission``: who may add this user as a friend."""
+
+    UNKNOWN = 0
+    ALLOW_ANY = 1
+    NEED_CONFIRM = 2
+    DENY_ANY = 3
+
+
+class ForbidType(IntEnum):
+    """timref's ``user_profile_admin_forbid_type``: 0 none, 1 the admin forbids sending."""
+
+    NONE = 0
+    SEND_OUT = 1
+
+
+class UserStatusType(IntEnum):
+    """``TIMUserStatusType`` (the vendor spells the first one "Unkown")."""
+
+    UNKNOWN = 0
+    ONLINE = 1
+    OFFLINE = 2
+    UNLOGINED = 3
+
+
+class LoginStatus(IntEnum):
+    """``TIMLoginStatus``, as ``TIMGetLoginStatus`` reports it."""
+
+    LOGINED = 1
+    LOGINING = 2
+    UNLOGINED = 3
+    LOGOUTING = 4
+
+
+# The Web SDK's string values, accepted as input (and used by the admin surface).
+GENDER_NAMES = {
+    "Gender_Type_Unknown": Gender.UNKNOWN,
+    "Gender_Type_Male": Gender.MALE,
+    "Gender_Type_Female": Gender.FEMALE,
+}
+ALLOW_TYPE_NAMES = {
+    "AllowType_Type_Unknown": AllowType.UNKNOWN,
+    "AllowType_Type_AllowAny": AllowType.ALLOW_ANY,
+    "AllowType_Type_NeedConfirm": AllowType.NEED_CONFIRM,
+    "AllowType_Type_DenyAny": AllowType.DENY_ANY,
+}
+FORBID_TYPE_NAMES = {
+    "AdminForbid_Type_None": ForbidType.NONE,
+    "AdminForbid_Type_SendOut": ForbidType.SEND_OUT,
+}
+
+
+class TYPES:
+    """The Web SDK's ``TIM.TYPES`` names, with the C values."""
+
+    GENDER_UNKNOWN = Gender.UNKNOWN
+    GENDER_MALE = Gender.MALE
+    GENDER_FEMALE = Gender.FEMALE
+    ALLOW_TYPE_ALLOW_ANY = AllowType.ALLOW_ANY
+    ALLOW_TYPE_NEED_CONFIRM = AllowType.NEED_CONFIRM
+    ALLOW_TYPE_DENY_ANY = AllowType.DENY_ANY
+    FORBID_TYPE_NONE = ForbidType.NONE
+    FORBID_TYPE_SEND_OUT = ForbidType.SEND_OUT
+    USER_STATUS_UNKNOWN = UserStatusType.UNKNOWN
+    USER_STATUS_ONLINE = UserStatusType.ONLINE
+    USER_STATUS_OFFLINE = UserStatusType.OFFLINE
+    USER_STATUS_UNLOGINED = UserStatusType.UNLOGINED
+    # The Web SDK's names for the message-receive option.
+    MSG_REMIND_ACPT_AND_NOTE = 0
+    MSG_REMIND_DISCARD = 1
+
+
+class EVENT:
+    """The Web SDK's ``TIM.EVENT`` names used here."""
+
+    PROFILE_UPDATED = "onProfileUpdated"
+    USER_STATUS_UPDATED = "onUserStatusUpdated"
+
+
+EVENT_NAMES = frozenset((EVENT.PROFILE_UPDATED, EVENT.USER_STATUS_UPDATED))
+
+
+@dataclass(frozen=True)
+class CustomField:
+    """One custom profile field; ``key`` as the library returns it (with its prefix)."""
+
+    __slots__ = ("key", "value")
+    key: str
+    value: str
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A user profile (Web SDK field names, in snake_case)."""
+
+    __slots__ = (
+        "user_id", "nick", "avatar", "gender", "self_signature", "allow_type", "birthday",
+        "location", "language", "message_settings", "admin_forbid_type", "level", "role",
+        "profile_custom_field", "last_updated_time",
+    )
+    user_id: str
+    nick: str
+    avatar: str
+    gender: Gender
+    self_signature: str
+    allow_type: AllowType
+    birthday: int
+    location: str
+    language: int
+    message_settings: int
+    admin_forbid_type: ForbidType
+    level: int
+    role: int
+    profile_custom_field: Tuple[CustomField, ...]
+    last_updated_time: int
+
+    def custom(self, key: str, default: Any = None) -> Any:
+        """The value of custom field ``key`` (with or without the prefix), or ``default``."""
+        if not key.startswith(CUSTOM_PREFIX):
+            key = CUSTOM_PREFIX + key
+        for f in self.profile_custom_field:
+            if f.key == key:
+                return f.value
+        return default
+
+
+@dataclass(frozen=True)
+class UserStatus:
+    """A user's status."""
+
+    __slots__ = ("user_id", "status_type", "custom_status", "online_devices")
+    user_id: str
+    status_type: UserStatusType
+    custom_status: str
+    online_devices: Tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Event:
+    """An event as the Web SDK delivers it: ``name`` (an ``EVENT`` value) and ``data``.
+
+    ``data`` is a list of ``Profile`` for ``EVENT.PROFILE_UPDATED`` and a list of
+    ``UserStatus`` for ``EVENT.USER_STATUS_UPDATED``.
+    """
+
+    __slots__ = ("name", "data")
+    name: str
+    data: list
+
+
+# ---------------------------------------------------------------------------
+# Decoding the C JSON (precomputed maps; no per-call work beyond lookups)
+# ---------------------------------------------------------------------------
+
+_GENDER_BY_VALUE = {int(m): m for m in Gender}
+_ALLOW_BY_VALUE = {int(m): m for m in AllowType}
+_FORBID_BY_VALUE = {int(m): m for m in ForbidType}
+_STATUS_BY_VALUE = {int(m): m for m in UserStatusType}
+
+_EMPTY: tuple = ()
+
+
+def profile_from_json(d: dict) -> Profile:
+    g = d.get
+    custom = g("user_profile_custom_string_array")
+    if custom:
+        fields = tuple(
+            CustomField(c.get("user_profile_custom_string_info_key", ""),
+                        c.get("user_profile_custom_string_info_value", ""))
+            for c in custom
+        )
+    else:
+        fields = _EMPTY
+    gender = g("user_profile_gender", 0)
+    allow = g("user_profile_add_permission", 0)
+    forbid = g("user_profile_admin_forbid_type", 0)
+    return Profile(
+        g("user_profile_identifier", ""),
+        g("user_profile_nick_name", ""),
+        g("user_profile_face_url", ""),
+        _GENDER_BY_VALUE.get(gender, gender),
+        g("user_profile_self_signature", ""),
+        _ALLOW_BY_VALUE.get(allow, allow),
+        g("user_profile_birthday", 0),
+        g("user_profile_location", ""),
+        g("user_profile_language", 0),
+        g("user_profile_message_settings", 0),
+        _FORBID_BY_VALUE.get(forbid, forbid),
+        g("user_profile_level", 0),
+        g("user_profile_role", 0),
+        fields,
+        g("user_profile_last_updated_time", 0),
+    )
+
+
+def profiles_from_json(data: Any) -> list:
+    if data is None:
+        return []
+    if isinstance(data, dict):  # one profile (TIMSelfInfoUpdatedCallback)
+        return [profile_from_json(data)]
+    return [profile_from_json(d) for d in data]
+
+
+def status_from_json(d: dict) -> UserStatus:
+    g = d.get
+    st = g("user_status_status_type", 0)
+    devices = g("user_status_online_devices")
+    return UserStatus(
+        g("user_status_identifier", ""),
+        _STATUS_BY_VALUE.get(st, st),
+        g("user_status_custom_status", ""),
+        tuple(devices) if devices else _EMPTY,
+    )
+
+
+def statuses_from_json(data: Any) -> list:
+    if data is None:
+        return []
+    if isinstance(data, dict):
+        return [status_from_json(data)]
+    return [status_from_json(d) for d in data]
