@@ -53,7 +53,11 @@ test-python: venv native
 
 # ---- the README's commands ------------------------------------------------------
 
-test: test-native test-asan test-tsan test-valgrind test-python
+# Every area adds its test targets here; mk/*.mk files add their own (fuzz, ...).
+TEST_TARGETS := test-native test-asan test-tsan test-valgrind test-python
+-include $(sort $(wildcard mk/*.mk))
+
+test: $(TEST_TARGETS)
 
 demo: venv
 	$(VENV)/bin/tim-py demo
