@@ -204,6 +204,7 @@ static void uninit_on_logic(void* unused) {
     tr_feed_run();   /* deliver what is due before the store goes */
     tr_feed_stop();
     tr_profile_cache_reset();
+    tr_status_cache_reset();
     tr_store_close(tr_g.store);
     tr_g.store = NULL;
     free_config();

@@ -82,6 +82,7 @@ static void process(tr_job* j) {
     } else if ((j->needs & TR_NEED_LOGIN) && !tr_g.logged_in) {
         tr_fail(&r, ERR_SDK_NOT_LOGGED_IN, "not login");
     } else {
+        tr_feed_sync();
         j->run(j, &r);
     }
     /* Events this job caused go first: when a call completes, what it set off

@@ -26,6 +26,7 @@
 static bool g_dirty;
 static int64_t g_seq;
 static unsigned g_generation; /* bumped by every start: stale dispatches stop */
+static int64_t g_data_version; /* the store's data_version when the feed last looked */
 
 /* watcher */
 static pthread_t g_watcher;
@@ -112,17 +113,30 @@ static void fire_status(const ev* e) {
     free(text);
 }
 
+void tr_feed_sync(void) {
+    if (!tr_g.initialized || !tr_g.dir) return; /* a store in memory has one writer: us */
+    int64_t v = tr_store_data_version(tr_g.store);
+    if (v != g_data_version) {
+        g_data_version = v;
+        g_dirty = true;
+    }
+    tr_feed_run();
+}
+
 void tr_feed_run(void) {
     if (!g_dirty || !tr_g.initialized || !tr_g.store) return;
     g_dirty = false;
     ev_list l = {0};
     int rc = tr_store_event_scan(tr_g.store, &g_seq, collect, &l);
     if (rc != TR_OK || l.oom) {
-        /* Could not read every event: trust no cached profile. */
+        /* Could not read every event: trust nothing cached. */
         tr_profile_cache_reset();
+        tr_status_cache_reset();
     }
-    for (size_t i = 0; i < l.n; i++)
+    for (size_t i = 0; i < l.n; i++) {
         if (l.v[i].type == TR_EVT_PROFILE) tr_profile_cache_forget(l.v[i].id);
+        else tr_status_cache_forget(l.v[i].id);
+    }
     unsigned gen = g_generation;
     /* A callback may log out, uninit or init again: check before each one. */
     for (size_t i = 0; i < l.n && tr_g.initialized && tr_g.logged_in && gen == g_generation; i++) {
@@ -197,6 +211,7 @@ int tr_feed_start(void) {
     g_generation++;
     g_dirty = false;
     g_seq = tr_store_event_last(tr_g.store);
+    g_data_version = tr_store_data_version(tr_g.store);
     if (!tr_g.dir) return TR_OK;
     g_inotify = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     g_wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);

@@ -138,3 +138,18 @@ int tr_id_list(const json_t* arr, size_t max, bool dedupe, const char*** ids, si
     }
     return ERR_SUCC;
 }
+
+bool tr_buf_add(tr_buf* b, const char* s, size_t n) {
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 1024;
+        while (cap < b->len + n + 1) cap *= 2;
+        char* p = realloc(b->p, cap);
+        if (!p) return false;
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+    return true;
+}

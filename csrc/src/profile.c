@@ -87,102 +87,66 @@ json_t* tr_profile_json(const tr_profile* p, bool self) {
 /* ---- cache: id -> profile and its JSON texts ---------------------------------- */
 
 typedef struct entry {
-    struct entry* next;
+    tr_map_entry base; /* first: the map's part */
     tr_profile p;
-    char* text[2]; /* [0] others' view, [1] own view; rendered on first use */
+    char* text[2];     /* [0] others' view, [1] own view; rendered on first use */
 } entry;
 
-#define CACHE_MAX 200000
-static entry** g_buckets;
-static size_t g_nbuckets, g_count;
+/* Profiles kept in memory, with their JSON; beyond this, the least recently
+ * inserted go (in clock order). */
+#define CACHE_MAX_BYTES (64u << 20)
 
-static uint64_t hash_id(const char* s) {
-    uint64_t h = 1469598103934665603ULL;
-    while (*s) h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
-    return h;
-}
+static tr_map g_cache;
+static bool g_cache_ready;
 
-static void entry_free(entry* e) {
+static void entry_free(tr_map_entry* base) {
+    entry* e = (entry*)base;
     tr_profile_clear(&e->p);
     free(e->text[0]);
     free(e->text[1]);
     free(e);
 }
 
-void tr_profile_cache_reset(void) {
-    for (size_t i = 0; i < g_nbuckets; i++) {
-        entry* e = g_buckets[i];
-        while (e) {
-            entry* n = e->next;
-            entry_free(e);
-            e = n;
-        }
+static tr_map* cache(void) {
+    if (!g_cache_ready) {
+        tr_map_init(&g_cache, CACHE_MAX_BYTES, entry_free);
+        g_cache_ready = true;
     }
-    free(g_buckets);
-    g_buckets = NULL;
-    g_nbuckets = g_count = 0;
+    return &g_cache;
 }
 
-static entry** slot_of(const char* id) {
-    if (!g_buckets) return NULL;
-    entry** pp = &g_buckets[hash_id(id) & (g_nbuckets - 1)];
-    while (*pp && strcmp((*pp)->p.id, id) != 0) pp = &(*pp)->next;
-    return pp;
+static size_t profile_bytes(const tr_profile* p) {
+    size_t n = sizeof(entry);
+    for (int f = 0; f < TR_F_COUNT; f++)
+        if (p->str[f]) n += strlen(p->str[f]) + 1;
+    for (size_t i = 0; i < p->n_custom; i++) n += strlen(p->custom[i].value) + 1;
+    return n;
 }
 
-void tr_profile_cache_forget(const char* id) {
-    entry** pp = slot_of(id);
-    if (pp && *pp) {
-        entry* e = *pp;
-        *pp = e->next;
-        entry_free(e);
-        g_count--;
-    }
-}
+void tr_profile_cache_reset(void) { tr_map_clear(cache()); }
 
-static void grow(void) {
-    size_t n = g_nbuckets ? g_nbuckets * 2 : 1024;
-    entry** b = calloc(n, sizeof *b);
-    if (!b) return; /* keep the old table; chains just get longer */
-    for (size_t i = 0; i < g_nbuckets; i++) {
-        entry* e = g_buckets[i];
-        while (e) {
-            entry* next = e->next;
-            size_t k = hash_id(e->p.id) & (n - 1);
-            e->next = b[k];
-            b[k] = e;
-            e = next;
-        }
-    }
-    free(g_buckets);
-    g_buckets = b;
-    g_nbuckets = n;
-}
+void tr_profile_cache_forget(const char* id) { tr_map_del(cache(), id); }
 
 /* Look up, loading from the store on a miss. */
 static int cache_get(const char* id, entry** out) {
-    entry** pp = slot_of(id);
-    if (pp && *pp) {
-        *out = *pp;
+    entry* e = (entry*)tr_map_get(cache(), id);
+    if (e) {
+        *out = e;
         return TR_OK;
     }
-    entry* e = calloc(1, sizeof *e);
+    e = calloc(1, sizeof *e);
     if (!e) return TR_ENOMEM;
     int rc = tr_store_profile_load(tr_g.store, id, &e->p);
     if (rc != TR_OK) {
         free(e);
         return rc;
     }
-    if (g_count >= CACHE_MAX) tr_profile_cache_reset();
-    if (g_count >= g_nbuckets) grow();
-    if (!g_buckets) {
-        entry_free(e);
+    snprintf(e->base.key, sizeof e->base.key, "%s", id);
+    e->base.bytes = profile_bytes(&e->p);
+    if (!tr_map_put(cache(), &e->base)) {
+        entry_free(&e->base);
         return TR_ENOMEM;
     }
-    pp = &g_buckets[hash_id(id) & (g_nbuckets - 1)];
-    e->next = *pp;
-    *pp = e;
-    g_count++;
     *out = e;
     return TR_OK;
 }
@@ -203,6 +167,7 @@ int tr_profile_text(const char* id, bool self, const char** out) {
         e->text[self] = j ? tr_json_dump(j) : NULL;
         json_decref(j);
         if (!e->text[self]) return TR_ENOMEM;
+        tr_map_add_bytes(cache(), &e->base, strlen(e->text[self]) + 1);
     }
     *out = e->text[self];
     return TR_OK;
@@ -334,36 +299,29 @@ void tr_job_get_profiles(tr_job* j, tr_result* r) {
     const char** ids;
     size_t n;
     if (tr_id_list(arr, TR_MAX_PROFILE_IDS, true, &ids, &n, r) != ERR_SUCC) return;
-    const char* texts[TR_MAX_PROFILE_IDS];
-    size_t found = 0, total = 2;
-    for (size_t i = 0; i < n; i++) {
+    /* Copy each text out as it comes: a later lookup may evict an earlier entry. */
+    tr_buf out = {0};
+    size_t found = 0;
+    int rc = TR_OK;
+    for (size_t i = 0; i < n && rc != TR_ENOMEM && rc != TR_EIO; i++) {
         const char* t;
-        int rc = tr_profile_text(ids[i], tr_g.logged_in && strcmp(ids[i], tr_g.user_id) == 0, &t);
+        rc = tr_profile_text(ids[i], tr_g.logged_in && strcmp(ids[i], tr_g.user_id) == 0, &t);
         if (rc == TR_NOTFOUND) continue;
-        if (rc != TR_OK) {
-            free(ids);
-            if (rc == TR_ENOMEM) return (void)tr_fail(r, ERR_OUT_OF_MEMORY, "out of memory");
-            return (void)tr_fail(r, ERR_IO_OPERATION_FAILED, "store: %s", tr_store_errmsg(tr_g.store));
-        }
-        texts[found++] = t;
-        total += strlen(t) + 1;
+        if (rc == TR_OK && !(tr_buf_add(&out, found ? "," : "[", 1) && tr_buf_add(&out, t, strlen(t)))) rc = TR_ENOMEM;
+        if (rc == TR_OK) found++;
     }
     free(ids);
-    if (!found)
-        return (void)tr_fail(r, ERR_SVR_PROFILE_ACCOUNT_NOT_FOUND, "none of the requested accounts exists");
-    char* out = malloc(total + 1);
-    if (!out) return (void)tr_fail(r, ERR_OUT_OF_MEMORY, "out of memory");
-    char* w = out;
-    *w++ = '[';
-    for (size_t i = 0; i < found; i++) {
-        if (i) *w++ = ',';
-        size_t len = strlen(texts[i]);
-        memcpy(w, texts[i], len);
-        w += len;
+    if (rc == TR_OK || rc == TR_NOTFOUND) {
+        if (!found) {
+            free(out.p);
+            return (void)tr_fail(r, ERR_SVR_PROFILE_ACCOUNT_NOT_FOUND, "none of the requested accounts exists");
+        }
+        if (tr_buf_add(&out, "]", 1)) return tr_succeed(r, out.p);
+        rc = TR_ENOMEM;
     }
-    *w++ = ']';
-    *w = '\0';
-    tr_succeed(r, out);
+    free(out.p);
+    if (rc == TR_ENOMEM) return (void)tr_fail(r, ERR_OUT_OF_MEMORY, "out of memory");
+    tr_fail(r, ERR_IO_OPERATION_FAILED, "store: %s", tr_store_errmsg(tr_g.store));
 }
 
 void tr_job_modify_profile(tr_job* j, tr_result* r) {

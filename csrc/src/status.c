@@ -19,6 +19,63 @@ json_t* tr_status_json(const tr_status* s) {
                      "user_status_online_devices", dev);
 }
 
+/* ---- cache: id -> status JSON text ----------------------------------------------- */
+
+typedef struct sentry {
+    tr_map_entry base;
+    char* text;
+} sentry;
+
+#define STATUS_CACHE_MAX_BYTES (16u << 20)
+
+static tr_map g_cache;
+static bool g_cache_ready;
+
+static void sentry_free(tr_map_entry* base) {
+    free(((sentry*)base)->text);
+    free(base);
+}
+
+static tr_map* cache(void) {
+    if (!g_cache_ready) {
+        tr_map_init(&g_cache, STATUS_CACHE_MAX_BYTES, sentry_free);
+        g_cache_ready = true;
+    }
+    return &g_cache;
+}
+
+void tr_status_cache_forget(const char* id) { tr_map_del(cache(), id); }
+void tr_status_cache_reset(void) { tr_map_clear(cache()); }
+
+int tr_status_text(const char* id, const char** out) {
+    sentry* e = (sentry*)tr_map_get(cache(), id);
+    if (e) {
+        *out = e->text;
+        return TR_OK;
+    }
+    tr_status st;
+    int rc = tr_store_status_load(tr_g.store, id, &st);
+    if (rc != TR_OK) return rc;
+    json_t* j = tr_status_json(&st);
+    tr_status_clear(&st);
+    char* text = j ? tr_json_dump(j) : NULL;
+    json_decref(j);
+    e = text ? calloc(1, sizeof *e) : NULL;
+    if (!e) {
+        free(text);
+        return TR_ENOMEM;
+    }
+    e->text = text;
+    snprintf(e->base.key, sizeof e->base.key, "%s", id);
+    e->base.bytes = sizeof *e + strlen(text) + 1;
+    if (!tr_map_put(cache(), &e->base)) {
+        sentry_free(&e->base);
+        return TR_ENOMEM;
+    }
+    *out = e->text;
+    return TR_OK;
+}
+
 static int store_error(tr_result* r, int rc) {
     if (rc == TR_ENOMEM) return tr_fail(r, ERR_OUT_OF_MEMORY, "out of memory");
     return tr_fail(r, ERR_IO_OPERATION_FAILED, "store: %s", tr_store_errmsg(tr_g.store));
@@ -30,34 +87,28 @@ void tr_job_get_status(tr_job* j, tr_result* r) {
     const char** ids;
     size_t n;
     if (tr_id_list(j->arg, TR_MAX_STATUS_IDS, true, &ids, &n, r) != ERR_SUCC) return;
-    json_t* out = json_array();
-    if (!out) {
-        free(ids);
-        return (void)tr_fail(r, ERR_OUT_OF_MEMORY, "out of memory");
-    }
+    tr_buf out = {0};
+    size_t found = 0;
+    int rc = TR_OK;
     for (size_t i = 0; i < n; i++) {
-        tr_status s;
-        int rc = tr_store_status_load(tr_g.store, ids[i], &s);
+        const char* t;
+        rc = tr_status_text(ids[i], &t);
         if (rc == TR_NOTFOUND) continue;
-        if (rc != TR_OK) {
-            free(ids);
-            json_decref(out);
-            return (void)store_error(r, rc);
-        }
-        json_t* o = tr_status_json(&s);
-        tr_status_clear(&s);
-        if (!o || json_array_append_new(out, o) != 0) {
-            free(ids);
-            json_decref(out);
-            return (void)tr_fail(r, ERR_OUT_OF_MEMORY, "out of memory");
-        }
+        if (rc == TR_OK && !(tr_buf_add(&out, found ? "," : "[", 1) && tr_buf_add(&out, t, strlen(t)))) rc = TR_ENOMEM;
+        if (rc != TR_OK) break;
+        found++;
     }
     free(ids);
-    if (json_array_size(out) == 0) {
-        json_decref(out);
-        return (void)tr_fail(r, ERR_SVR_PROFILE_ACCOUNT_NOT_FOUND, "none of the requested accounts exists");
+    if (rc == TR_OK || rc == TR_NOTFOUND) {
+        if (!found) {
+            free(out.p);
+            return (void)tr_fail(r, ERR_SVR_PROFILE_ACCOUNT_NOT_FOUND, "none of the requested accounts exists");
+        }
+        if (tr_buf_add(&out, "]", 1)) return tr_succeed(r, out.p);
+        rc = TR_ENOMEM;
     }
-    tr_succeed_json(r, out);
+    free(out.p);
+    store_error(r, rc);
 }
 
 void tr_job_set_self_status(tr_job* j, tr_result* r) {

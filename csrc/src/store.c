@@ -24,7 +24,7 @@ enum {
     Q_PROF_LOAD, Q_PROF_SAVE,
     Q_STATUS_LOAD, Q_STATUS_SET, Q_STATUS_SET_TYPE, Q_DEVICES,
     Q_SESS_ADD, Q_SESS_REMOVE, Q_SESS_REMOVE_SIM, Q_SESS_COUNT, Q_SESS_SLOTS, Q_SESS_OTHERS,
-    Q_EV_ADD, Q_EV_SCAN, Q_EV_LAST, Q_EV_PRUNE,
+    Q_EV_ADD, Q_EV_SCAN, Q_EV_LAST, Q_EV_PRUNE, Q_DATA_VERSION,
     Q_COUNT
 };
 
@@ -60,6 +60,7 @@ static const char* const k_sql[Q_COUNT] = {
     [Q_EV_SCAN] = "SELECT seq, type, user_id, origin, data FROM event WHERE seq > ?1 ORDER BY seq LIMIT 512",  /* EVENT_BATCH */
     [Q_EV_LAST] = "SELECT coalesce(max(seq), 0) FROM event",
     [Q_EV_PRUNE] = "DELETE FROM event WHERE seq < ?1",
+    [Q_DATA_VERSION] = "PRAGMA data_version",
 };
 
 static const char k_schema[] =
@@ -648,6 +649,13 @@ int tr_store_event_add(tr_store* st, int type, const char* id, const char* origi
     int rc = exec_q(s);
     free(data);
     return rc;
+}
+
+int64_t tr_store_data_version(tr_store* st) {
+    sqlite3_stmt* s = st->q[Q_DATA_VERSION];
+    int64_t v = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : -1;
+    finish(s);
+    return v;
 }
 
 int64_t tr_store_event_last(tr_store* st) {

@@ -60,6 +60,13 @@ enum tr_json_shape { TR_JSON_OBJECT = 1, TR_JSON_ARRAY = 2 };
  * TIM_ERR_JSON.  The caller has already checked NULL, "" and the size.
  */
 int tr_json_parse(const char* text, size_t len, int shape, json_t** out);
+/* A growing text buffer (p NUL-terminated once anything was added). */
+typedef struct tr_buf {
+    char* p;
+    size_t len, cap;
+} tr_buf;
+/* Append n bytes; false when memory runs out (b unchanged). */
+bool tr_buf_add(tr_buf* b, const char* s, size_t n);
 /* Dump compactly (keys in insertion order); NULL on allocation failure. */
 char* tr_json_dump(const json_t* j);
 /* An identifier is 1..32 bytes of printable ASCII (0x20-0x7e). */
@@ -76,6 +83,35 @@ bool tr_custom_key_full(const char* key, char out[TR_CUSTOM_KEY_SIZE]);
  * (pointers into `arr`, valid while it lives; free the array).
  */
 int tr_id_list(const json_t* arr, size_t max, bool dedupe, const char*** ids, size_t* n, tr_result* r);
+
+/* ---- map.c: the caches' hash map ------------------------------------------ */
+
+/* Put first in a cached struct; key and bytes are the caller's to fill. */
+typedef struct tr_map_entry {
+    struct tr_map_entry* next;
+    size_t bytes; /* what the entry holds, for the budget */
+    char key[TR_MAX_ID_LEN + 1];
+} tr_map_entry;
+
+typedef struct tr_map {
+    tr_map_entry** buckets;
+    size_t nbuckets, count, bytes, max_bytes, sweep;
+    void (*free_fn)(tr_map_entry* e);
+} tr_map;
+
+void tr_map_init(tr_map* m, size_t max_bytes, void (*free_fn)(tr_map_entry*));
+tr_map_entry* tr_map_get(tr_map* m, const char* key);
+/*
+ * Insert (replacing an entry of the same key), then evict others while over
+ * budget; `e` itself is never evicted by its own insertion.  Entries returned
+ * earlier by tr_map_get may be freed: do not hold them across a put.
+ * Returns false (e not inserted, not freed) when memory runs out.
+ */
+bool tr_map_put(tr_map* m, tr_map_entry* e);
+/* Account bytes added to an entry later (and evict others if needed). */
+void tr_map_add_bytes(tr_map* m, tr_map_entry* e, size_t bytes);
+void tr_map_del(tr_map* m, const char* key);
+void tr_map_clear(tr_map* m);
 
 /* ---- engine.c ------------------------------------------------------------ */
 
@@ -250,6 +286,8 @@ int tr_store_event_scan(tr_store* st, int64_t* seq,
                                    const char* data),
                         void* arg);
 int64_t tr_store_event_last(tr_store* st);
+/* Changes whenever another connection (process) has committed since the last call. */
+int64_t tr_store_data_version(tr_store* st);
 
 void tr_profile_init(tr_profile* p, const char* id);
 void tr_profile_clear(tr_profile* p);
@@ -272,9 +310,12 @@ extern const tr_field_desc tr_fields[TR_F_COUNT];
 
 /* JSON of a profile; self: show own add permission. */
 json_t* tr_profile_json(const tr_profile* p, bool self);
-/* Cached profile of id (logic thread).  TR_OK, TR_NOTFOUND, TR_EIO. */
+/*
+ * Cached profile of id (logic thread).  TR_OK, TR_NOTFOUND, TR_EIO.  The
+ * pointer is valid until the next cache lookup: copy what you keep.
+ */
 int tr_profile_get(const char* id, const tr_profile** out);
-/* Cached compact JSON text of the profile (self or other view). */
+/* Cached compact JSON text of the profile (self or other view); same validity. */
 int tr_profile_text(const char* id, bool self, const char** out);
 void tr_profile_cache_forget(const char* id);
 void tr_profile_cache_reset(void);
@@ -294,6 +335,10 @@ void tr_job_modify_profile(tr_job* job, tr_result* r);
 /* ---- status.c ------------------------------------------------------------- */
 
 json_t* tr_status_json(const tr_status* s);
+/* Cached JSON text of a user's status (valid until the next lookup). */
+int tr_status_text(const char* id, const char** out);
+void tr_status_cache_forget(const char* id);
+void tr_status_cache_reset(void);
 void tr_job_get_status(tr_job* job, tr_result* r);
 void tr_job_set_self_status(tr_job* job, tr_result* r);
 void tr_job_subscribe_status(tr_job* job, tr_result* r);
@@ -311,6 +356,12 @@ const char* tr_origin_self(void);
 void tr_feed_mark(void);
 /* Deliver pending events (logic thread; after each job). */
 void tr_feed_run(void);
+/*
+ * Before a job: if another process committed since the feed last looked,
+ * read its events now, so the job sees (and the caches hold) every write
+ * that was acknowledged before the job started.
+ */
+void tr_feed_sync(void);
 /* Start / stop watching the store for other processes' commits. */
 int tr_feed_start(void);
 void tr_feed_stop(void);

@@ -270,10 +270,22 @@ static void test_processes(const char* dir, const char* cfg, tu_ev* ev_st, tu_ev
     TU_EXPECT(TIMSubscribeUserInfo, "[\"c4\"]", 0, NULL);
     sb = tu_ev_count(ev_st);
     ib = tu_ev_count(ev_info);
+    TU_ADMIN_EXPECT("v4/im_open_login_svc/account_import", "{\"UserID\":\"c4\"}", 0);
+    json_t* warm = tu_get_profile("c4", &code); /* now cached here */
+    json_decref(warm);
+    warm = tu_get_status("c4", &code);
+    json_decref(warm);
     pid = spawn_child("child-burst", dir);
     st = wait_child(pid, 60000);
     th_check(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0, __FILE__, __LINE__, "child-burst passed",
              "wait status %d", st);
+    /* what another process acknowledged is read at once, whatever was cached */
+    warm = tu_get_profile("c4", &code);
+    CHECK_STR(tu_jstr(warm, "user_profile_nick_name"), "Burst2");
+    json_decref(warm);
+    warm = tu_get_status("c4", &code);
+    CHECK_INT(tu_jint(warm, "user_status_status_type"), 3);
+    json_decref(warm);
     CHECK(tu_ev_wait(ev_st, sb, "user_status_identifier", "c4", "user_status_custom_status", "burst1", 0, NULL,
                      10000) >= 0);
     CHECK(tu_ev_wait(ev_st, sb, "user_status_identifier", "c4", "user_status_custom_status", "burst2", 0, NULL,
