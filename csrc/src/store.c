@@ -154,6 +154,63 @@ static int make_dirs(const char* dir, char* err, size_t errlen) {
     return 0;
 }
 
+/*
+ * Open (creating, 0600) one of the store's own files: never through a symbolic
+ * link, and only a regular file owned by this user.  Returns the fd or -1.
+ */
+static int open_private(const char* path, char* err, size_t errlen) {
+    int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot open %s: %s%s", path, strerror(errno),
+                 errno == ELOOP ? " (it is a symbolic link: remove it)" : "");
+        return -1;
+    }
+    struct stat sb;
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_uid != geteuid()) {
+        snprintf(err, errlen, "%s is not a regular file owned by this user: remove it", path);
+        close(fd);
+        return -1;
+    }
+    if ((sb.st_mode & 077) != 0 && fchmod(fd, 0600) != 0) {
+        snprintf(err, errlen, "cannot make %s private: %s", path, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* SQLite's own files beside the database: if present, regular and ours. */
+static int check_sidecar(const char* db_path, const char* suffix, char* err, size_t errlen) {
+    char path[4200];
+    if (snprintf(path, sizeof path, "%s%s", db_path, suffix) >= (int)sizeof path) {
+        snprintf(err, errlen, "the store path is too long");
+        return -1;
+    }
+    struct stat sb;
+    if (lstat(path, &sb) != 0) return 0; /* absent: SQLite creates it like the database */
+    if (!S_ISREG(sb.st_mode) || sb.st_uid != geteuid()) {
+        snprintf(err, errlen, "%s is not a regular file owned by this user: remove it", path);
+        return -1;
+    }
+    return 0;
+}
+
+/* The directory must not let other users plant or swap the store's files. */
+static int check_dir(const char* dir, char* err, size_t errlen) {
+    struct stat sb;
+    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+        snprintf(err, errlen, "%s is not a directory", dir);
+        return -1;
+    }
+    if (sb.st_uid != geteuid() || (sb.st_mode & 022) != 0) {
+        snprintf(err, errlen,
+                 "%s is %s: use a directory only this user can write (e.g. chmod 700), or a new path",
+                 dir, sb.st_uid != geteuid() ? "owned by another user" : "writable by other users");
+        return -1;
+    }
+    return 0;
+}
+
 int tr_store_open(tr_store** out, uint64_t app_id, const char* dir, char* err, size_t errlen) {
     *out = NULL;
     tr_store* st = calloc(1, sizeof *st);
@@ -163,7 +220,7 @@ int tr_store_open(tr_store** out, uint64_t app_id, const char* dir, char* err, s
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
     const char* path = ":memory:";
     if (dir) {
-        if (make_dirs(dir, err, errlen) != 0) {
+        if (make_dirs(dir, err, errlen) != 0 || check_dir(dir, err, errlen) != 0) {
             free(st);
             return TR_EIO;
         }
@@ -175,9 +232,10 @@ int tr_store_open(tr_store** out, uint64_t app_id, const char* dir, char* err, s
         }
         snprintf(st->path, n, "%s/timref-%" PRIu64 ".db", dir, app_id);
         /* Create the file ourselves, private, refusing to follow a planted link. */
-        int fd = open(st->path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-        if (fd < 0) {
-            snprintf(err, errlen, "cannot open %s: %s", st->path, strerror(errno));
+        int fd = open_private(st->path, err, errlen);
+        if (fd < 0 || check_sidecar(st->path, "-wal", err, errlen) != 0 ||
+            check_sidecar(st->path, "-shm", err, errlen) != 0) {
+            if (fd >= 0) close(fd);
             free(st->path);
             free(st);
             return TR_EIO;
@@ -190,9 +248,8 @@ int tr_store_open(tr_store** out, uint64_t app_id, const char* dir, char* err, s
             return snprintf(err, errlen, "out of memory"), TR_ENOMEM;
         }
         snprintf(st->notify_path, n, "%s/timref-%" PRIu64 ".notify", dir, app_id);
-        st->notify_fd = open(st->notify_path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+        st->notify_fd = open_private(st->notify_path, err, errlen);
         if (st->notify_fd < 0) {
-            snprintf(err, errlen, "cannot open %s: %s", st->notify_path, strerror(errno));
             free(st->notify_path);
             free(st->path);
             free(st);
@@ -201,8 +258,7 @@ int tr_store_open(tr_store** out, uint64_t app_id, const char* dir, char* err, s
         char* lock_path = malloc(n);
         if (lock_path) {
             snprintf(lock_path, n, "%s/timref-%" PRIu64 ".locks", dir, app_id);
-            st->lock_fd = open(lock_path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-            if (st->lock_fd < 0) snprintf(err, errlen, "cannot open %s: %s", lock_path, strerror(errno));
+            st->lock_fd = open_private(lock_path, err, errlen);
             free(lock_path);
         }
         if (st->lock_fd < 0) {

@@ -372,6 +372,88 @@ static void test_bad_path(const char* base) {
     TIMUninit();
 }
 
+/* TIMInit on dir must be refused, and leave `victim` (if any) as it was. */
+static void expect_refused_at(int line, const char* dir, const char* victim, const char* why) {
+    char* cfg = config_for(dir);
+    int rc = TIMInit(APPID, cfg);
+    th_check(rc == TIM_ERR_PARAM, __FILE__, line, why, "TIMInit returned %d", rc);
+    if (rc == TIM_SUCC) TIMUninit();
+    free(cfg);
+    if (victim) {
+        struct stat sb;
+        th_check(stat(victim, &sb) == 0 && sb.st_size == 6, __FILE__, line, "the link's target is untouched", NULL);
+    }
+}
+#define EXPECT_REFUSED(dir, victim, why) expect_refused_at(__LINE__, (dir), (victim), (why))
+
+/* Paths that would let someone else plant or read the store's files. */
+static void test_unsafe_paths(const char* base) {
+    char dir[4096], path[4200], victim[4200];
+    snprintf(victim, sizeof victim, "%s/victim", base);
+    FILE* f = fopen(victim, "w");
+    CHECK(f != NULL);
+    if (f) {
+        fputs("intact", f);
+        fclose(f);
+    }
+    char dbname[64];
+    snprintf(dbname, sizeof dbname, "timref-%d.db", APPID);
+
+    /* a directory other users may write */
+    snprintf(dir, sizeof dir, "%s/open", base);
+    CHECK(mkdir(dir, 0700) == 0);
+    CHECK(chmod(dir, 0777) == 0);
+    EXPECT_REFUSED(dir, NULL, "a world-writable directory is refused");
+    CHECK(chmod(dir, 0770) == 0);
+    EXPECT_REFUSED(dir, NULL, "a group-writable directory is refused");
+    CHECK(chmod(dir, 0700) == 0);
+
+    /* symbolic links planted in place of each file */
+    const char* names[] = {"", "-wal", "-shm"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(dir, sizeof dir, "%s/planted%d", base, i);
+        CHECK(mkdir(dir, 0700) == 0);
+        snprintf(path, sizeof path, "%s/%s%s", dir, dbname, names[i]);
+        CHECK(symlink(victim, path) == 0);
+        EXPECT_REFUSED(dir, victim, "a symbolic link in place of a store file is refused");
+    }
+    const char* others[] = {"notify", "locks"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(dir, sizeof dir, "%s/planted-%s", base, others[i]);
+        CHECK(mkdir(dir, 0700) == 0);
+        snprintf(path, sizeof path, "%s/timref-%d.%s", dir, APPID, others[i]);
+        CHECK(symlink(victim, path) == 0);
+        EXPECT_REFUSED(dir, victim, "a symbolic link in place of the notify or lock file is refused");
+    }
+
+    /* a store file that belongs to someone else (only root can arrange that) */
+    if (geteuid() == 0) {
+        snprintf(dir, sizeof dir, "%s/foreign", base);
+        CHECK(mkdir(dir, 0700) == 0);
+        snprintf(path, sizeof path, "%s/%s", dir, dbname);
+        f = fopen(path, "w");
+        CHECK(f != NULL);
+        if (f) fclose(f);
+        CHECK(chown(path, 65534, 65534) == 0);
+        EXPECT_REFUSED(dir, NULL, "a store file owned by another user is refused");
+    }
+
+    /* a private directory works, and a pre-existing loose file mode is tightened */
+    snprintf(dir, sizeof dir, "%s/tight", base);
+    CHECK(mkdir(dir, 0700) == 0);
+    snprintf(path, sizeof path, "%s/%s", dir, dbname);
+    f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (f) fclose(f);
+    CHECK(chmod(path, 0644) == 0);
+    char* cfg = config_for(dir);
+    CHECK_INT(TIMInit(APPID, cfg), TIM_SUCC);
+    free(cfg);
+    TIMUninit();
+    struct stat sb;
+    CHECK(stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0600);
+}
+
 int main(int argc, char** argv) {
     if (argc >= 3) return child_main(argv[1], argv[2]);
     umask(022);
@@ -387,6 +469,7 @@ int main(int argc, char** argv) {
     test_processes(dir, cfg, &ev_st, &ev_info);
     test_in_memory();
     test_bad_path(base);
+    test_unsafe_paths(base);
 
     tu_ev_free(&ev_st);
     tu_ev_free(&ev_info);
