@@ -127,9 +127,10 @@ void tr_feed_run(void) {
     if (!g_dirty || !tr_g.initialized || !tr_g.store) return;
     g_dirty = false;
     ev_list l = {0};
-    int rc = tr_store_event_scan(tr_g.store, &g_seq, collect, &l);
-    if (rc != TR_OK || l.oom) {
-        /* Could not read every event: trust nothing cached. */
+    bool gap = false;
+    int rc = tr_store_event_scan(tr_g.store, &g_seq, collect, &l, &gap);
+    if (rc != TR_OK || l.oom || gap) {
+        /* Could not read every event (or fell behind the log): trust nothing cached. */
         tr_profile_cache_reset();
         tr_status_cache_reset();
     }

@@ -1,4 +1,5 @@
 /* json.c - argument parsing and the small validators shared by the jobs. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,11 +57,83 @@ static int exceeds_depth(const char* s, size_t len, int limit) {
     return 0;
 }
 
+/*
+ * A copy of the text with every number too large for jansson clamped: an
+ * integer literal beyond 64 bits becomes the 64-bit extreme of its sign, a
+ * real beyond double range +-1e300.  Both stay outside every range the calls
+ * accept, so they are refused for their value (40605), not as "not JSON".
+ * NULL when memory runs out.
+ */
+static char* clamp_numbers(const char* s, size_t len, size_t* out_len) {
+    tr_buf b = {0};
+    size_t i = 0, from = 0;
+    bool in_str = false;
+    while (i < len) {
+        char c = s[i];
+        if (in_str) {
+            if (c == '\\') i++;
+            else if (c == '"') in_str = false;
+            i++;
+            continue;
+        }
+        if (c == '"') {
+            in_str = true;
+            i++;
+            continue;
+        }
+        if (c != '-' && !(c >= '0' && c <= '9')) {
+            i++;
+            continue;
+        }
+        size_t start = i;
+        bool neg = c == '-', real = false;
+        if (neg) i++;
+        size_t digits = 0;
+        while (i < len && s[i] >= '0' && s[i] <= '9') i++, digits++;
+        while (i < len && (s[i] == '.' || s[i] == 'e' || s[i] == 'E' || s[i] == '+' || s[i] == '-' ||
+                           (s[i] >= '0' && s[i] <= '9')))
+            i++, real = true;
+        const char* repl = NULL;
+        if (!real && digits > 18) {
+            errno = 0;
+            (void)strtoll(s + start, NULL, 10); /* the token ends where strtoll stops */
+            if (errno == ERANGE) repl = neg ? "-9223372036854775808" : "9223372036854775807";
+        } else if (real) {
+            char tmp[512];
+            size_t n = i - start < sizeof tmp - 1 ? i - start : sizeof tmp - 1;
+            memcpy(tmp, s + start, n);
+            tmp[n] = '\0';
+            errno = 0;
+            double d = strtod(tmp, NULL);
+            if (errno == ERANGE && (d > 1.0 || d < -1.0)) repl = neg ? "-1e300" : "1e300";
+        }
+        if (repl) {
+            if (!tr_buf_add(&b, s + from, start - from) || !tr_buf_add(&b, repl, strlen(repl))) {
+                free(b.p);
+                return NULL;
+            }
+            from = i;
+        }
+    }
+    if (!tr_buf_add(&b, s + from, len - from)) {
+        free(b.p);
+        return NULL;
+    }
+    *out_len = b.len;
+    return b.p;
+}
+
 int tr_json_parse(const char* text, size_t len, int shape, json_t** out) {
     *out = NULL;
     if (exceeds_depth(text, len, TR_MAX_DEPTH)) return TIM_ERR_JSON;
     json_error_t err;
     json_t* j = json_loadb(text, len, JSON_REJECT_DUPLICATES, &err);
+    if (!j && json_error_code(&err) == json_error_numeric_overflow) {
+        size_t n;
+        char* clamped = clamp_numbers(text, len, &n);
+        if (clamped) j = json_loadb(clamped, n, JSON_REJECT_DUPLICATES, &err);
+        free(clamped);
+    }
     if (!j) return TIM_ERR_JSON;
     if ((shape == TR_JSON_OBJECT && !json_is_object(j)) ||
         (shape == TR_JSON_ARRAY && !json_is_array(j))) {
@@ -109,9 +182,21 @@ static void quote_id(char* buf, size_t size, const char* s, size_t len) {
     buf[o] = '\0';
 }
 
+static uint32_t hash_bytes(const char* s, size_t len) {
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (size_t i = 0; i < len; i++) h = (h ^ (unsigned char)s[i]) * 16777619u;
+    return h;
+}
+
+/* Slots of the duplicate filter: a power of two, at least twice the ids it holds. */
+#define DEDUPE_SLOTS 1024
+
 int tr_id_list(const json_t* arr, size_t max, bool dedupe, const char*** ids, size_t* n, tr_result* r) {
     size_t total = json_array_size(arr);
     if (total > max) total = max;
+    if (dedupe && total > DEDUPE_SLOTS / 2) return tr_fail(r, ERR_SDK_INTERNAL_ERROR, "identifier list too long");
+    int16_t seen[DEDUPE_SLOTS]; /* index into *ids, -1 free: open addressing */
+    if (dedupe) memset(seen, 0xff, sizeof seen);
     *n = 0;
     *ids = calloc(total ? total : 1, sizeof **ids);
     if (!*ids) return tr_fail(r, ERR_OUT_OF_MEMORY, "out of memory");
@@ -132,9 +217,13 @@ int tr_id_list(const json_t* arr, size_t max, bool dedupe, const char*** ids, si
             return tr_fail(r, ERR_SDK_COMM_INVALID_IDENTIFIER,
                            "invalid identifier \"%s\" at entry %zu (1..32 printable ASCII bytes)", q, i);
         }
-        bool dup = false;
-        for (size_t k = 0; dedupe && k < *n && !dup; k++) dup = strcmp((*ids)[k], s) == 0;
-        if (!dup) (*ids)[(*n)++] = s;
+        if (dedupe) {
+            uint32_t k = hash_bytes(s, len) & (DEDUPE_SLOTS - 1);
+            while (seen[k] >= 0 && strcmp((*ids)[seen[k]], s) != 0) k = (k + 1) & (DEDUPE_SLOTS - 1);
+            if (seen[k] >= 0) continue; /* asked before */
+            seen[k] = (int16_t)*n;
+        }
+        (*ids)[(*n)++] = s;
     }
     return ERR_SUCC;
 }

@@ -90,9 +90,10 @@ static const char k_schema[] =
 /* The schema this build writes; a store of a newer schema is refused. */
 #define SCHEMA_VERSION 1
 
-/* Events kept for late readers; older ones are pruned. */
-#define EVENT_KEEP 100000
-#define EVENT_PRUNE_EVERY 4096
+/* Events kept for readers that lag (a reader further behind drops its caches);
+ * older ones are pruned every EVENT_PRUNE_STEP events. */
+#define EVENT_KEEP 10000
+#define EVENT_PRUNE_STEP 1000
 #define EVENT_BATCH 512 /* the LIMIT of Q_EV_SCAN */
 
 struct tr_store {
@@ -102,7 +103,8 @@ struct tr_store {
     char* notify_path; /* written after every commit; other processes watch it */
     int notify_fd;
     int lock_fd;       /* each live session holds a lock on its slot's byte */
-    unsigned writes;
+    int64_t last_event;  /* seq of the last event this connection wrote */
+    int64_t prune_mark;  /* prune when last_event reaches it */
 };
 
 const char* tr_store_notify_path(tr_store* st) { return st->notify_path; }
@@ -310,6 +312,8 @@ int tr_store_open(tr_store** out, uint64_t app_id, const char* dir, char* err, s
         tr_store_close(st);
         return TR_EIO;
     }
+    st->last_event = tr_store_event_last(st);
+    st->prune_mark = st->last_event + EVENT_PRUNE_STEP;
     *out = st;
     return TR_OK;
 }
@@ -335,12 +339,11 @@ int tr_store_commit(tr_store* st) {
         if (pwrite(st->notify_fd, "", 1, 0) < 0) { /* a missed wake-up is caught by the next */
         }
     }
-    if (rc == TR_OK && ++st->writes % EVENT_PRUNE_EVERY == 0) {
-        int64_t last = tr_store_event_last(st);
-        if (last > EVENT_KEEP) {
-            sqlite3_bind_int64(st->q[Q_EV_PRUNE], 1, last - EVENT_KEEP);
-            exec_q(st->q[Q_EV_PRUNE]);
-        }
+    if (rc == TR_OK && st->last_event >= st->prune_mark) {
+        /* Pruning is housekeeping: its failure is no failure of the commit. */
+        sqlite3_bind_int64(st->q[Q_EV_PRUNE], 1, st->last_event - EVENT_KEEP);
+        exec_q(st->q[Q_EV_PRUNE]);
+        st->prune_mark = st->last_event + EVENT_PRUNE_STEP;
     }
     return rc;
 }
@@ -704,6 +707,7 @@ int tr_store_event_add(tr_store* st, int type, const char* id, const char* origi
     else sqlite3_bind_null(s, 4);
     int rc = exec_q(s);
     free(data);
+    if (rc == TR_OK) st->last_event = sqlite3_last_insert_rowid(st->db);
     return rc;
 }
 
@@ -724,14 +728,20 @@ int64_t tr_store_event_last(tr_store* st) {
 int tr_store_event_scan(tr_store* st, int64_t* seq,
                         void (*fn)(void* arg, int type, const char* id, const char* origin,
                                    const char* data),
-                        void* arg) {
+                        void* arg, bool* gap) {
     sqlite3_stmt* s = st->q[Q_EV_SCAN];
+    *gap = false;
+    bool first = true;
     for (;;) { /* batches of EVENT_BATCH, so a backlog is read in pieces */
         sqlite3_bind_int64(s, 1, *seq);
         int rc, rows = 0;
         while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
             rows++;
-            *seq = sqlite3_column_int64(s, 0);
+            int64_t got = sqlite3_column_int64(s, 0);
+            /* Sequence numbers are consecutive: a jump means events were pruned unread. */
+            if (first && got != *seq + 1) *gap = true;
+            first = false;
+            *seq = got;
             const char* id = (const char*)sqlite3_column_text(s, 2);
             const char* origin = (const char*)sqlite3_column_text(s, 3);
             fn(arg, sqlite3_column_int(s, 1), id ? id : "", origin ? origin : "",

@@ -279,12 +279,13 @@ int tr_store_session_count(tr_store* st, const char* id, int* n);
 int tr_store_event_add(tr_store* st, int type, const char* id, const char* origin);
 /*
  * Visit the events after *seq, advancing it (data: the snapshot or NULL).  The
- * statement stays open while fn runs: fn must copy, not use the store.
+ * statement stays open while fn runs: fn must copy, not use the store.  *gap
+ * tells that events after *seq were pruned before they could be read.
  */
 int tr_store_event_scan(tr_store* st, int64_t* seq,
                         void (*fn)(void* arg, int type, const char* id, const char* origin,
                                    const char* data),
-                        void* arg);
+                        void* arg, bool* gap);
 int64_t tr_store_event_last(tr_store* st);
 /* Changes whenever another connection (process) has committed since the last call. */
 int64_t tr_store_data_version(tr_store* st);
