@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <sys/inotify.h>
 #include <unistd.h>
 
@@ -157,8 +158,14 @@ static void job_feed_poll(tr_job* j, tr_result* r) {
     tr_feed_mark();
 }
 
-/* How often, at most, the sessions of other processes are checked for life. */
+/* How often the sessions of other processes are checked for life. */
 #define REAP_INTERVAL_MS 1000
+
+static int64_t now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 void tr_feed_reap(void) {
     if (!tr_g.initialized || !tr_g.store) return;
@@ -188,16 +195,18 @@ static void* watcher_main(void* unused) {
     (void)unused;
     char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
     struct pollfd fds[2] = {{.fd = g_inotify, .events = POLLIN}, {.fd = g_wake, .events = POLLIN}};
+    int64_t next_reap = now_ms() + REAP_INTERVAL_MS;
     for (;;) {
-        int n = poll(fds, 2, REAP_INTERVAL_MS);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            break;
-        }
-        if (n == 0) { /* quiet for a while: check that the other sessions live */
+        int64_t wait = next_reap - now_ms();
+        int n = poll(fds, 2, wait > 0 ? (int)wait : 0);
+        if (n < 0 && errno != EINTR) break;
+        /* On schedule, however busy the store is: a world that commits all the
+         * time must still notice its dead. */
+        if (now_ms() >= next_reap) {
             queue_once(&g_reap_queued, job_reap);
-            continue;
+            next_reap = now_ms() + REAP_INTERVAL_MS;
         }
+        if (n <= 0) continue;
         if (fds[1].revents) break;
         if (fds[0].revents & POLLIN) {
             while (read(g_inotify, buf, sizeof buf) > 0) {
