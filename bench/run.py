@@ -1,0 +1,490 @@
+#!/usr/bin/env python3
+"""timref / tim_py benchmarks: what users feel, beside the peers they would otherwise pick.
+
+    python bench/run.py [--quick] [--json PATH] [--builtin] [--rounds N]
+
+Everything is measured in one run on one machine, and the figures that matter
+are the ratios between the contenders taken in that run (absolute numbers
+drift on a shared machine).  Every measurement runs in its own process (the C
+SDK is one per process): the C program bench/c/bench_get.c, tim_py
+(bench/py_bench.py) and a plain ctypes binding (bench/peers/ctypes_tim.py).
+The throughput figures are taken in interleaved rounds (C, tim_py, ctypes,
+C, tim_py, ctypes, ...) and the median of the rounds is reported.
+
+All contenders drive the same library file: build/native/libtimref.so is
+copied to build/bench/lib/ at the start (so a concurrent rebuild cannot change
+it under the run); the C program links that copy, the ctypes peer loads it,
+and tim_py is pointed at it with TIM_PY_LIBRARY (unless --builtin, which
+measures tim_py's compiled-in timref instead).
+
+See docs/bench.md for what each figure means.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+NATIVE = os.path.join(ROOT, "build", "native")
+OUT = os.path.join(ROOT, "build", "bench")
+LIBDIR = os.path.join(OUT, "lib")
+LIB = os.path.join(LIBDIR, "libtimref.so")
+CBENCH = os.path.join(OUT, "bench_get")
+
+# Sizes: (full, quick)
+SIZES = {
+    "accounts": (1000, 1000),        # accounts in the in-memory store of the get benchmarks
+    "window1": (2000, 2000),         # single gets in flight
+    "window100": (100, 100),         # batches of 100 in flight (10,000 profiles)
+    "c_get1_n": (600_000, 200_000),
+    "c_get100_n": (10_000, 3_000),
+    "py_get1_n": (200_000, 50_000),
+    "py_get100_n": (3_000, 800),
+    "ct_get1_n": (60_000, 20_000),
+    "ct_get100_n": (2_000, 500),
+    "rounds": (5, 2),
+    "c_serial_n": (100_000, 20_000),
+    "py_serial_n": (20_000, 4_000),
+    "modify_n": (2_000, 500),
+    "modify_window": (64, 64),
+    "notify_n": (500, 200),
+    "notify_spacing_ms": (10, 10),
+    "idle_s": (5, 5),
+    "scale_accounts": (1_000_000, 100_000),
+    "scale_rounds": (40, 20),
+    "rss_calls": (1_000_000, 200_000),
+}
+
+TARGETS = [
+    # key, description, (metric, op, bound)
+    ("target_async_5x_ctypes", "asyncio >= 5x ctypes (single gets)", "ratio_py_async_vs_ctypes_get1", ">=", 5.0),
+    ("target_futures_2_5x_ctypes", "futures >= 2.5x ctypes (single gets)", "ratio_py_sync_vs_ctypes_get1", ">=", 2.5),
+    ("target_async_get100_0_4_of_c", "asyncio batches of 100 >= 0.4 of C (profiles/s)",
+     "ratio_py_async_get100_vs_c", ">=", 0.4),
+    ("target_scale_1m_within_1_5x", "get100 with 1M accounts within 1.5x of 1k", "scale_ratio_1m_over_1k", "<=", 1.5),
+    ("target_rss_growth_lt_5mb", "RSS growth < 5 MB over 1M calls", "rss_growth_mb", "<", 5.0),
+    ("target_notify_p50_le_2ms", "notify p50 <= 2 ms", "notify_latency_ms_p50", "<=", 2.0),
+    ("target_notify_p99_le_10ms", "notify p99 <= 10 ms", "notify_latency_ms_p99", "<=", 10.0),
+]
+
+
+def log(msg: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def python_exe() -> str:
+    """An interpreter that can import tim_py (the project's .venv when this one cannot)."""
+    try:
+        import tim_py  # noqa: F401
+
+        return sys.executable
+    except ImportError:
+        venv = os.path.join(ROOT, ".venv", "bin", "python")
+        if os.path.exists(venv):
+            return venv
+        raise SystemExit("bench: tim_py is not importable; run `make venv` (or pip install -e .) first")
+
+
+# ---------------------------------------------------------------------------
+# Building
+# ---------------------------------------------------------------------------
+
+def build() -> None:
+    if not os.path.exists(os.path.join(NATIVE, "libtimref.so")):
+        log("building build/native (libtimref.so is missing)")
+        subprocess.run(["cmake", "-S", os.path.join(ROOT, "csrc"), "-B", NATIVE,
+                        "-DCMAKE_BUILD_TYPE=RelWithDebInfo"], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(["cmake", "--build", NATIVE, "-j", str(os.cpu_count() or 2)], check=True,
+                       stdout=subprocess.DEVNULL)
+    os.makedirs(LIBDIR, exist_ok=True)
+    # A private copy: the other contenders and the C program all use this file.
+    # Every name of the library (libtimref.so, and the SONAME libtimref.so.1 the
+    # C program looks up at run time) becomes a private copy of the same file.
+    real = os.path.realpath(os.path.join(NATIVE, "libtimref.so"))
+    for name in os.listdir(NATIVE):
+        if re.fullmatch(r"libtimref\.so(\.[0-9]+)*", name):
+            tmp = os.path.join(LIBDIR, name + ".tmp")
+            shutil.copy2(real, tmp)
+            os.replace(tmp, os.path.join(LIBDIR, name))
+    cc = os.environ.get("CC", "cc")
+    subprocess.run([cc, "-O2", "-std=c11", "-Wall", "-Wextra", "-I", os.path.join(ROOT, "csrc", "include"),
+                    os.path.join(HERE, "c", "bench_get.c"), "-o", CBENCH, "-L", LIBDIR, "-ltimref",
+                    f"-Wl,-rpath,{LIBDIR}", "-pthread"], check=True)
+
+
+# ---------------------------------------------------------------------------
+# Running workers
+# ---------------------------------------------------------------------------
+
+class Runner:
+    def __init__(self, builtin: bool) -> None:
+        self.py = python_exe()
+        self.env = dict(os.environ)
+        self.env.pop("TIM_PY_LIBRARY", None)
+        if not builtin:
+            self.env["TIM_PY_LIBRARY"] = LIB
+        self.env["PYTHONPATH"] = ROOT + os.pathsep + self.env.get("PYTHONPATH", "")
+
+    def run(self, argv: list, timeout: float = 600) -> dict:
+        p = subprocess.run(argv, env=self.env, capture_output=True, text=True, timeout=timeout)
+        if p.returncode != 0:
+            raise RuntimeError(f"{' '.join(map(str, argv))} failed ({p.returncode}):\n{p.stderr[-3000:]}")
+        lines = [ln for ln in p.stdout.splitlines() if ln.startswith("{")]
+        if not lines:
+            raise RuntimeError(f"{' '.join(map(str, argv))} printed no result:\n{p.stdout}\n{p.stderr}")
+        return json.loads(lines[-1])
+
+    def c(self, *args, pin: bool = False) -> dict:
+        return self.run(self.pin(pin) + [CBENCH, *map(str, args)])
+
+    def tim_py(self, *args, pin: bool = False) -> dict:
+        return self.run(self.pin(pin) + [self.py, os.path.join(HERE, "py_bench.py"), *map(str, args)])
+
+    @staticmethod
+    def pin(on: bool) -> list:
+        """taskset -c 0: every thread of the process on one CPU (no cross-CPU wake-ups)."""
+        return ["taskset", "-c", "0"] if on and shutil.which("taskset") else []
+
+    def ctypes(self, *args) -> dict:
+        return self.run([self.py, os.path.join(HERE, "peers", "ctypes_tim.py"), LIB, *map(str, args)])
+
+    def popen_tim_py(self, *args, stdin=None) -> subprocess.Popen:
+        return subprocess.Popen([self.py, os.path.join(HERE, "py_bench.py"), *map(str, args)], env=self.env,
+                                stdout=subprocess.PIPE, stdin=stdin, text=True)
+
+
+def cpu_ticks(pid: int) -> int:
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime (fields 14, 15)
+
+
+def cpu_ns(pid: int) -> int:
+    """CPU time of every thread of pid, in ns (/proc/<pid>/task/*/schedstat, first field)."""
+    total = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                total += int(f.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            pass
+    return total
+
+
+def dir_bytes(path: str) -> int:
+    return sum(os.path.getsize(os.path.join(path, n)) for n in os.listdir(path)
+               if ".db" in n and not n.endswith("-shm"))
+
+
+def table_bytes(db: str) -> dict:
+    """Bytes per table (SQLite's dbstat), when the sqlite3 module has it."""
+    try:
+        import sqlite3
+
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        try:
+            rows = con.execute("SELECT name, sum(pgsize) FROM dbstat GROUP BY name").fetchall()
+            free = con.execute("PRAGMA freelist_count").fetchone()[0] * con.execute("PRAGMA page_size").fetchone()[0]
+            events = con.execute("SELECT count(*) FROM event").fetchone()[0]
+        finally:
+            con.close()
+        return {"tables": dict(rows), "freelist": free, "event_rows": events}
+    except Exception as e:  # pragma: no cover - no dbstat
+        return {"error": str(e)}
+
+
+# ---------------------------------------------------------------------------
+# The measurements
+# ---------------------------------------------------------------------------
+
+def measure(args: argparse.Namespace) -> dict:
+    q = 1 if args.quick else 0
+    S = {k: v[q] for k, v in SIZES.items()}
+    if args.rounds:
+        S["rounds"] = args.rounds
+    r = Runner(args.builtin)
+    res: dict = {}
+    A, W1, W100 = S["accounts"], S["window1"], S["window100"]
+
+    # ---- pipelined gets: interleaved rounds, median --------------------------------------
+    contenders = [
+        ("c_get1_ops_per_s", lambda: r.c("get1", S["c_get1_n"], W1, A)["ops_per_s"]),
+        ("py_async_get1_ops_per_s", lambda: r.tim_py("get1_async", S["py_get1_n"], W1, A)["ops_per_s"]),
+        ("py_sync_get1_ops_per_s", lambda: r.tim_py("get1_sync", S["py_get1_n"], W1, A)["ops_per_s"]),
+        ("ctypes_async_get1_ops_per_s", lambda: r.ctypes("get1_async", S["ct_get1_n"], W1, A)["ops_per_s"]),
+        ("ctypes_sync_get1_ops_per_s", lambda: r.ctypes("get1_sync", S["ct_get1_n"], W1, A)["ops_per_s"]),
+        ("c_get100_profiles_per_s", lambda: r.c("get100", S["c_get100_n"], W100, A)["profiles_per_s"]),
+        ("py_async_get100_profiles_per_s",
+         lambda: r.tim_py("get100_async", S["py_get100_n"], W100, A)["profiles_per_s"]),
+        ("py_sync_get100_profiles_per_s",
+         lambda: r.tim_py("get100_sync", S["py_get100_n"], W100, A)["profiles_per_s"]),
+        ("ctypes_async_get100_profiles_per_s",
+         lambda: r.ctypes("get100_async", S["ct_get100_n"], W100, A)["profiles_per_s"]),
+        ("ctypes_sync_get100_profiles_per_s",
+         lambda: r.ctypes("get100_sync", S["ct_get100_n"], W100, A)["profiles_per_s"]),
+    ]
+    samples: dict = {k: [] for k, _ in contenders}
+    for rnd in range(S["rounds"]):
+        log(f"pipelined gets, round {rnd + 1}/{S['rounds']}")
+        for key, fn in contenders:
+            samples[key].append(fn())
+    for key, vals in samples.items():
+        res[key] = statistics.median(vals)
+        res.setdefault("rounds_detail", {})[key] = [round(v, 1) for v in vals]
+    # The ctypes figure the ratios use: the better of its two flavours (asyncio, futures).
+    res["ctypes_get1_ops_per_s"] = max(res["ctypes_async_get1_ops_per_s"], res["ctypes_sync_get1_ops_per_s"])
+    res["ctypes_get100_profiles_per_s"] = max(res["ctypes_async_get100_profiles_per_s"],
+                                              res["ctypes_sync_get100_profiles_per_s"])
+
+    # ---- serial latency ------------------------------------------------------------------
+    log("serial latency")
+    c = r.c("serial", S["c_serial_n"], A)
+    res["c_serial_latency_us_p50"], res["c_serial_latency_us_p99"] = c["p50_us"], c["p99_us"]
+    p = r.tim_py("serial_sync", S["py_serial_n"], A)
+    res["py_sync_serial_latency_us_p50"], res["py_sync_serial_latency_us_p99"] = p["p50_us"], p["p99_us"]
+    p = r.tim_py("serial_async", S["py_serial_n"], A)
+    res["py_async_serial_latency_us_p50"], res["py_async_serial_latency_us_p99"] = p["p50_us"], p["p99_us"]
+    if shutil.which("taskset"):
+        # The same with every thread of the process on one CPU: on this kind of
+        # machine (a VM) waking a thread on the other, idle vCPU costs tens of us,
+        # and a serial call wakes one twice.  See docs/bench.md.
+        log("serial latency, pinned to one CPU")
+        c = r.c("serial", S["c_serial_n"], A, pin=True)
+        res["c_serial_latency_us_p50_one_cpu"], res["c_serial_latency_us_p99_one_cpu"] = c["p50_us"], c["p99_us"]
+        for flavour in ("sync", "async"):
+            p = r.tim_py(f"serial_{flavour}", S["py_serial_n"], A, pin=True)
+            res[f"py_{flavour}_serial_latency_us_p50_one_cpu"] = p["p50_us"]
+            res[f"py_{flavour}_serial_latency_us_p99_one_cpu"] = p["p99_us"]
+
+    tmp = tempfile.mkdtemp(prefix="timref-bench-")
+    try:
+        # ---- durable writes ----------------------------------------------------------------
+        log("durable profile updates")
+        d = os.path.join(tmp, "modify")
+        res["modify_ops_per_s"] = r.tim_py("modify", d, S["modify_n"], S["modify_window"])["ops_per_s"]
+        res["c_modify_ops_per_s"] = r.c("modify", d, S["modify_n"], S["modify_window"])["ops_per_s"]
+        res["modify_window"] = S["modify_window"]
+
+        # ---- notify latency across processes, idle CPU -----------------------------------------
+        log("notify latency (two processes)")
+        d = os.path.join(tmp, "notify")
+        rx = r.popen_tim_py("notify_rx", d, S["notify_n"])
+        assert rx.stdout is not None
+        ready = rx.stdout.readline()
+        if "ready" not in ready:
+            raise RuntimeError(f"notify receiver did not start: {ready!r}")
+        tx = r.tim_py("notify_tx", d, S["notify_n"], S["notify_spacing_ms"])
+        rest, _ = rx.communicate(timeout=120)
+        rxres = json.loads([ln for ln in rest.splitlines() if ln.startswith("{")][-1])
+        if rx.returncode != 0 or "error" in rxres:
+            raise RuntimeError(f"notify receiver failed: {rxres}")
+        res["notify_latency_ms_p50"], res["notify_latency_ms_p99"] = rxres["p50_ms"], rxres["p99_ms"]
+        res["notify_latency_ms_max"], res["notify_samples"] = rxres["max_ms"], rxres["n"]
+        res["notify_spacing_ms"] = S["notify_spacing_ms"]
+        # How long the sender's own set_self_status took (its durable commit included):
+        # the part of the delay spent before the other process could possibly know.
+        res["notify_sender_ack_ms_p50"], res["notify_sender_ack_ms_p99"] = tx["ack_p50_ms"], tx["ack_p99_ms"]
+        res["notify_sender_ack_ms_max"] = tx["ack_max_ms"]
+
+        log(f"idle CPU ({S['idle_s']} s)")
+        idle = r.popen_tim_py("idle", d, stdin=subprocess.PIPE)
+        assert idle.stdout is not None and idle.stdin is not None
+        if "ready" not in idle.stdout.readline():
+            raise RuntimeError("idle process did not start")
+        time.sleep(1.0)  # let start-up work settle
+        t0, c0, n0 = time.monotonic(), cpu_ticks(idle.pid), cpu_ns(idle.pid)
+        time.sleep(S["idle_s"])
+        t1, c1, n1 = time.monotonic(), cpu_ticks(idle.pid), cpu_ns(idle.pid)
+        idle.stdin.close()
+        idle.wait(30)
+        hz = os.sysconf("SC_CLK_TCK")
+        res["idle_cpu_percent"] = 100.0 * (c1 - c0) / hz / (t1 - t0)
+        res["idle_seconds"] = round(t1 - t0, 2)
+        # the same from the scheduler's nanosecond counters (stat counts 1/CLK_TCK s ticks)
+        res["idle_cpu_percent_schedstat"] = 100.0 * (n1 - n0) / 1e9 / (t1 - t0)
+
+        # ---- scale --------------------------------------------------------------------------
+        n_big = S["scale_accounts"]
+        res["scale_accounts"] = n_big
+        log(f"scale: importing 1,000 and {n_big:,} accounts")
+        small, big = os.path.join(tmp, "s1k"), os.path.join(tmp, "sbig")
+        r.c("import", small, 1000, 10000)
+        imp = r.c("import", big, n_big, 10000)
+        res["import_accounts_per_s"] = imp["accounts_per_s"]
+        res["import_seconds"] = imp["seconds"]
+        log("scale: batches of 100 random ids, cold caches")
+        s1, sb = [], []
+        for _ in range(2):  # interleaved
+            s1.append(r.c("scale", small, 1000, S["scale_rounds"] // 2)["get100_ms_p50"])
+            sb.append(r.c("scale", big, n_big, S["scale_rounds"] // 2)["get100_ms_p50"])
+        res["get100_ms_1k"] = statistics.median(s1)
+        res["get100_ms_1m"] = statistics.median(sb)
+        res["scale_ratio_1m_over_1k"] = res["get100_ms_1m"] / res["get100_ms_1k"]
+        res["store_bytes_per_account"] = dir_bytes(big) / n_big
+        tb = table_bytes(os.path.join(big, "timref-1400000001.db"))
+        if "tables" in tb:
+            res["store_account_table_bytes_per_account"] = tb["tables"].get("account", 0) / n_big
+            res["store_event_log_bytes"] = tb["tables"].get("event", 0)
+            res["store_event_rows"] = tb["event_rows"]
+            res["store_freelist_bytes"] = tb["freelist"]
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    # ---- memory ---------------------------------------------------------------------------------
+    log(f"memory: {S['rss_calls']:,} calls through tim_py AsyncTIM")
+    m = r.tim_py("rss", S["rss_calls"], W1, A)
+    res["rss_before_mb"], res["rss_after_mb"], res["rss_growth_mb"] = (
+        m["rss_before_mb"], m["rss_after_mb"], m["rss_growth_mb"])
+    res["rss_calls"] = m["calls"]
+    res["rss_process"] = "python (tim_py AsyncTIM, pipelined window %d)" % W1
+
+    # ---- ratios and targets ------------------------------------------------------------------------
+    res["ratio_py_async_vs_ctypes_get1"] = res["py_async_get1_ops_per_s"] / res["ctypes_get1_ops_per_s"]
+    res["ratio_py_sync_vs_ctypes_get1"] = res["py_sync_get1_ops_per_s"] / res["ctypes_get1_ops_per_s"]
+    res["ratio_py_async_get100_vs_c"] = res["py_async_get100_profiles_per_s"] / res["c_get100_profiles_per_s"]
+    res["ratio_py_async_get1_vs_c"] = res["py_async_get1_ops_per_s"] / res["c_get1_ops_per_s"]
+    res["ratio_py_async_get100_vs_ctypes"] = (res["py_async_get100_profiles_per_s"]
+                                              / res["ctypes_get100_profiles_per_s"])
+    ops = {">=": lambda a, b: a >= b, "<=": lambda a, b: a <= b, "<": lambda a, b: a < b}
+    for key, _desc, metric, op, bound in TARGETS:
+        res[key] = bool(ops[op](res[metric], bound))
+    res["targets_met"] = all(res[k] for k, *_ in TARGETS)
+
+    res["mode"] = "quick" if args.quick else "full"
+    res["sizes"] = S
+    res["machine"] = machine()
+    res["tim_py_library"] = "compiled-in" if args.builtin else LIB
+    return res
+
+
+def machine() -> dict:
+    model = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return {"nproc": os.cpu_count(), "cpu_model": model, "python": platform.python_version(),
+            "kernel": platform.release(), "date": time.strftime("%Y-%m-%d %H:%M:%S %z")}
+
+
+# ---------------------------------------------------------------------------
+# Output
+# ---------------------------------------------------------------------------
+
+def fmt(v) -> str:
+    if isinstance(v, bool):
+        return "yes" if v else "NO"
+    if isinstance(v, float):
+        if abs(v) >= 1000:
+            return f"{v:,.0f}"
+        if abs(v) >= 10:
+            return f"{v:.1f}"
+        return f"{v:.3g}" if abs(v) < 1 else f"{v:.2f}"
+    if isinstance(v, int):
+        return f"{v:,}"
+    return str(v)
+
+
+def table(res: dict) -> str:
+    rows = [
+        ("Single-profile gets, pipelined (ops/s)", None),
+        ("  C alone", "c_get1_ops_per_s"),
+        ("  tim_py AsyncTIM", "py_async_get1_ops_per_s"),
+        ("  tim_py TIM (futures)", "py_sync_get1_ops_per_s"),
+        ("  ctypes (best of the two below)", "ctypes_get1_ops_per_s"),
+        ("    ctypes + asyncio", "ctypes_async_get1_ops_per_s"),
+        ("    ctypes + futures", "ctypes_sync_get1_ops_per_s"),
+        ("Gets of 100 profiles, pipelined (profiles/s)", None),
+        ("  C alone", "c_get100_profiles_per_s"),
+        ("  tim_py AsyncTIM", "py_async_get100_profiles_per_s"),
+        ("  tim_py TIM (futures)", "py_sync_get100_profiles_per_s"),
+        ("  ctypes (best)", "ctypes_get100_profiles_per_s"),
+        ("Serial latency, one call at a time (us)", None),
+        ("  C alone p50 / p99", ("c_serial_latency_us_p50", "c_serial_latency_us_p99")),
+        ("  tim_py TIM p50 / p99", ("py_sync_serial_latency_us_p50", "py_sync_serial_latency_us_p99")),
+        ("  tim_py AsyncTIM p50 / p99", ("py_async_serial_latency_us_p50", "py_async_serial_latency_us_p99")),
+        ("  pinned to one CPU (taskset -c 0):", None),
+        ("    C alone p50 / p99", ("c_serial_latency_us_p50_one_cpu", "c_serial_latency_us_p99_one_cpu")),
+        ("    tim_py TIM p50 / p99", ("py_sync_serial_latency_us_p50_one_cpu", "py_sync_serial_latency_us_p99_one_cpu")),
+        ("    tim_py AsyncTIM p50 / p99",
+         ("py_async_serial_latency_us_p50_one_cpu", "py_async_serial_latency_us_p99_one_cpu")),
+        ("Writes and notifications", None),
+        ("  durable profile updates/s (tim_py)", "modify_ops_per_s"),
+        ("  durable profile updates/s (C)", "c_modify_ops_per_s"),
+        ("  notify latency ms p50 / p99", ("notify_latency_ms_p50", "notify_latency_ms_p99")),
+        ("    sender's own call (commit) ms p50 / p99", ("notify_sender_ack_ms_p50", "notify_sender_ack_ms_p99")),
+        ("  idle CPU of a logged-in process (%)", "idle_cpu_percent"),
+        ("    the same from schedstat (ns counters) (%)", "idle_cpu_percent_schedstat"),
+        ("Scale (C, batches of 100 random ids, cold caches)", None),
+        ("  accounts in the big store", "scale_accounts"),
+        ("  get100 ms, 1k accounts", "get100_ms_1k"),
+        ("  get100 ms, big store", "get100_ms_1m"),
+        ("  ratio big / 1k", "scale_ratio_1m_over_1k"),
+        ("  store bytes per account", "store_bytes_per_account"),
+        ("    of which the account table", "store_account_table_bytes_per_account"),
+        ("  import, accounts/s", "import_accounts_per_s"),
+        ("Memory (tim_py AsyncTIM)", None),
+        ("  calls", "rss_calls"),
+        ("  RSS before / after MB", ("rss_before_mb", "rss_after_mb")),
+        ("  RSS growth MB", "rss_growth_mb"),
+        ("Ratios", None),
+        ("  asyncio / ctypes, single gets", "ratio_py_async_vs_ctypes_get1"),
+        ("  futures / ctypes, single gets", "ratio_py_sync_vs_ctypes_get1"),
+        ("  asyncio / C, batches of 100", "ratio_py_async_get100_vs_c"),
+        ("  asyncio / C, single gets", "ratio_py_async_get1_vs_c"),
+    ]
+    lines = []
+    for label, key in rows:
+        if key is None:
+            lines.append(label)
+        elif isinstance(key, tuple):
+            lines.append(f"{label:<50} {' / '.join(fmt(res.get(k)) for k in key):>20}")
+        elif key in res:
+            lines.append(f"{label:<50} {fmt(res[key]):>20}")
+    lines.append("Targets")
+    for key, desc, metric, op, bound in TARGETS:
+        lines.append(f"  {desc:<48} {fmt(res[key]):>5}  ({metric} = {fmt(res[metric])}, {op} {bound})")
+    m = res["machine"]
+    lines.append(f"mode {res['mode']}; scale store {res['scale_accounts']:,} accounts; "
+                 f"{m['nproc']} CPUs, {m['cpu_model']}; Python {m['python']}; tim_py library: "
+                 f"{res['tim_py_library']}")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true",
+                    help="smaller counts (scale store of 100,000 accounts, 200,000 calls for memory)")
+    ap.add_argument("--json", metavar="PATH", help="write every figure to PATH as JSON")
+    ap.add_argument("--builtin", action="store_true",
+                    help="measure tim_py's compiled-in timref instead of build/native/libtimref.so")
+    ap.add_argument("--rounds", type=int, default=0, help="rounds of the throughput benchmarks")
+    args = ap.parse_args()
+    t0 = time.monotonic()
+    build()
+    res = measure(args)
+    res["wall_seconds"] = round(time.monotonic() - t0, 1)
+    print(table(res))
+    print(f"({res['wall_seconds']} s)")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(res, f, indent=2, sort_keys=True)
+            f.write("\n")
+
+
+if __name__ == "__main__":
+    main()
