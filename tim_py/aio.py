@@ -24,6 +24,7 @@ from .types import EVENT_NAMES, Event
 __all__ = ["AsyncTIM", "EventStream"]
 
 _get_running_loop = asyncio.get_running_loop
+_get_ident = threading.get_ident
 
 
 class EventStream:
@@ -128,6 +129,11 @@ class AsyncTIM(_Core):
         return loop
 
     def _new_future(self) -> asyncio.Future:
+        loop = self._loop
+        # The common case, the bound loop calling from its own thread, without
+        # get_running_loop() (which costs a getpid() system call per call).
+        if loop is not None and getattr(loop, "_thread_id", None) == _get_ident():
+            return loop.create_future()
         try:
             loop = _get_running_loop()
         except RuntimeError:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import dataclasses
 import io
 import os
 import queue
@@ -624,7 +623,7 @@ def cmd_profile_show(args: argparse.Namespace) -> int:
             for uid, p in found.items():
                 a = allow.get(uid, {}).get("allow_type")
                 if a is not None:
-                    found[uid] = dataclasses.replace(p, allow_type=a)
+                    found[uid] = p._replace(allow_type=a)
         tim.logout().result(T)
     profiles = [found[i] for i in ids if i in found]
     if args.json:

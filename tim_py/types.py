@@ -1,14 +1,14 @@
 """Typed values: enums with the C values, result objects, Web SDK names.
 
-``Profile`` and ``UserStatus`` are frozen slotted dataclasses built from the C
-library's JSON by precomputed key maps; ``TYPES`` and ``EVENT`` mirror the Web
+``Profile`` and ``UserStatus`` are immutable named tuples, built from the C
+library's JSON by precomputed key maps (``tuple.__new__``: no Python
+``__init__`` per result); ``TYPES`` and ``EVENT`` mirror the Web
 SDK's ``TIM.TYPES`` and ``TIM.EVENT``.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import IntEnum
-from typing import Any, Tuple
+from typing import Any, NamedTuple, Tuple
 
 __all__ = [
     "Gender",
@@ -118,24 +118,20 @@ class EVENT:
 EVENT_NAMES = frozenset((EVENT.PROFILE_UPDATED, EVENT.USER_STATUS_UPDATED))
 
 
-@dataclass(frozen=True)
-class CustomField:
+class CustomField(NamedTuple):
     """One custom profile field; ``key`` as the library returns it (with its prefix)."""
 
-    __slots__ = ("key", "value")
     key: str
     value: str
 
 
-@dataclass(frozen=True)
-class Profile:
-    """A user profile (Web SDK field names, in snake_case)."""
+class Profile(NamedTuple):
+    """A user profile (Web SDK field names, in snake_case).
 
-    __slots__ = (
-        "user_id", "nick", "avatar", "gender", "self_signature", "allow_type", "birthday",
-        "location", "language", "message_settings", "admin_forbid_type", "level", "role",
-        "profile_custom_field", "last_updated_time",
-    )
+    An immutable named tuple: read fields by name, derive a changed copy with
+    ``profile._replace(nick="...")``.
+    """
+
     user_id: str
     nick: str
     avatar: str
@@ -162,26 +158,22 @@ class Profile:
         return default
 
 
-@dataclass(frozen=True)
-class UserStatus:
-    """A user's status."""
+class UserStatus(NamedTuple):
+    """A user's status (an immutable named tuple)."""
 
-    __slots__ = ("user_id", "status_type", "custom_status", "online_devices")
     user_id: str
     status_type: UserStatusType
     custom_status: str
     online_devices: Tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class Event:
+class Event(NamedTuple):
     """An event as the Web SDK delivers it: ``name`` (an ``EVENT`` value) and ``data``.
 
     ``data`` is a list of ``Profile`` for ``EVENT.PROFILE_UPDATED`` and a list of
     ``UserStatus`` for ``EVENT.USER_STATUS_UPDATED``.
     """
 
-    __slots__ = ("name", "data")
     name: str
     data: list
 
@@ -198,13 +190,16 @@ _STATUS_BY_VALUE = {int(m): m for m in UserStatusType}
 _EMPTY: tuple = ()
 
 
+_new = tuple.__new__
+
+
 def profile_from_json(d: dict) -> Profile:
     g = d.get
     custom = g("user_profile_custom_string_array")
     if custom:
         fields = tuple(
-            CustomField(c.get("user_profile_custom_string_info_key", ""),
-                        c.get("user_profile_custom_string_info_value", ""))
+            _new(CustomField, (c.get("user_profile_custom_string_info_key", ""),
+                               c.get("user_profile_custom_string_info_value", "")))
             for c in custom
         )
     else:
@@ -212,7 +207,7 @@ def profile_from_json(d: dict) -> Profile:
     gender = g("user_profile_gender", 0)
     allow = g("user_profile_add_permission", 0)
     forbid = g("user_profile_admin_forbid_type", 0)
-    return Profile(
+    return _new(Profile, (
         g("user_profile_identifier", ""),
         g("user_profile_nick_name", ""),
         g("user_profile_face_url", ""),
@@ -228,7 +223,7 @@ def profile_from_json(d: dict) -> Profile:
         g("user_profile_role", 0),
         fields,
         g("user_profile_last_updated_time", 0),
-    )
+    ))
 
 
 def profiles_from_json(data: Any) -> list:
@@ -243,12 +238,12 @@ def status_from_json(d: dict) -> UserStatus:
     g = d.get
     st = g("user_status_status_type", 0)
     devices = g("user_status_online_devices")
-    return UserStatus(
+    return _new(UserStatus, (
         g("user_status_identifier", ""),
         _STATUS_BY_VALUE.get(st, st),
         g("user_status_custom_status", ""),
         tuple(devices) if devices else _EMPTY,
-    )
+    ))
 
 
 def statuses_from_json(data: Any) -> list:
