@@ -144,6 +144,21 @@ def _argname(p: str) -> str:
     return re.split(r"[\s*]+", p.strip())[-1]
 
 
+# The queue's node: one text for the C source and for the cdef.
+TP_ITEM = """
+typedef struct tp_item {
+    struct tp_item* next;
+    uint64_t token;
+    int kind;
+    int code;
+    size_t desc_len;
+    size_t json_len;
+    const char* desc;
+    const char* json;
+} tp_item;
+"""
+
+
 def _bridge_source() -> tuple[str, str]:
     """(C source of the bridge, cdef text for the wrappers)."""
     fields, builtin, loads, wrappers, cdefs = [], [], [], [], []
@@ -195,16 +210,7 @@ def _bridge_source() -> tuple[str, str]:
 #define TP_ERR_UNSUPPORTED (-100)
 
 /* One completion or event, copied out of the library's callback. */
-typedef struct tp_item {
-    struct tp_item* next;
-    uint64_t token;
-    int kind;
-    int code;
-    size_t desc_len;
-    size_t json_len;
-    const char* desc;
-    const char* json;
-} tp_item;
+%(item)s
 
 /* ---- the function table ------------------------------------------------- */
 
@@ -402,6 +408,7 @@ int tp_is_builtin(void) { return tp_cur == &tp_builtin; }
         "builtin": "\n".join(builtin),
         "loads": "\n".join(loads),
         "wrappers": "\n\n".join(wrappers),
+        "item": TP_ITEM,
     }
     return src, "\n".join(cdefs)
 
@@ -434,17 +441,7 @@ CONSTANTS = [
     "TP_ERR_UNSUPPORTED",
 ]
 
-CDEF_HEAD = """
-typedef struct tp_item {
-    struct tp_item* next;
-    uint64_t token;
-    int kind;
-    int code;
-    size_t desc_len;
-    size_t json_len;
-    const char* desc;
-    const char* json;
-} tp_item;
+CDEF_HEAD = TP_ITEM + """
 
 int tp_eventfd(void);
 void tp_wake(void);

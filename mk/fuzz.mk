@@ -11,8 +11,9 @@ FUZZ_SMOKE_SECONDS ?= 12
 
 .PHONY: fuzz-deps test-fuzz fuzz
 
+# clang 14 and its runtime libraries (libclang-rt-14-dev holds libFuzzer)
 fuzz-deps: deps
-	@scripts/ensure-fuzz-deps.sh
+	@scripts/ensure-deps.sh clang libclang-rt-14-dev
 
 test-fuzz: fuzz-deps
 	scripts/fuzz.sh $(FUZZ_SMOKE_SECONDS)

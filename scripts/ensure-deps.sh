@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
-# Install the Debian packages the build and tests need, when they are missing.
+# Install Debian packages when they are missing: those the build and tests
+# need, or the ones named as arguments (scripts/ensure-deps.sh clang ...).
 # Safe to run again: it installs nothing when everything is there.
 set -euo pipefail
 
-packages=(gcc g++ make cmake pkg-config libjansson-dev libsqlite3-dev zlib1g-dev libssl-dev valgrind)
+if [ $# -gt 0 ]; then
+    packages=("$@")
+else
+    packages=(gcc g++ make cmake pkg-config libjansson-dev libsqlite3-dev zlib1g-dev libssl-dev valgrind)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
@@ -11,7 +16,7 @@ for p in "${packages[@]}"; do
         missing+=("$p")
     fi
 done
-if ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
+if [ $# -eq 0 ] && ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
     missing+=(python3-venv)
 fi
 

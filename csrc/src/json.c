@@ -242,3 +242,34 @@ bool tr_buf_add(tr_buf* b, const char* s, size_t n) {
     b->p[b->len] = '\0';
     return true;
 }
+
+void tr_answer_texts(tr_result* r, const char** ids, size_t n, int (*text_of)(const char*, const char**)) {
+    /* Each text is copied out at once: a later lookup may evict an earlier entry. */
+    tr_buf out = {0};
+    size_t found = 0;
+    int rc = TR_OK;
+    for (size_t i = 0; i < n; i++) {
+        const char* t;
+        rc = text_of(ids[i], &t);
+        if (rc == TR_NOTFOUND) continue;
+        if (rc == TR_OK && !(tr_buf_add(&out, found ? "," : "[", 1) && tr_buf_add(&out, t, strlen(t))))
+            rc = TR_ENOMEM;
+        if (rc != TR_OK) break;
+        found++;
+    }
+    if (rc == TR_OK || rc == TR_NOTFOUND) {
+        if (!found) {
+            free(out.p);
+            tr_fail(r, ERR_SVR_PROFILE_ACCOUNT_NOT_FOUND, "none of the requested accounts exists");
+            return;
+        }
+        if (tr_buf_add(&out, "]", 1)) {
+            tr_succeed(r, out.p);
+            return;
+        }
+        rc = TR_ENOMEM;
+    }
+    free(out.p);
+    if (rc == TR_ENOMEM) tr_fail(r, ERR_OUT_OF_MEMORY, "out of memory");
+    else tr_fail(r, ERR_IO_OPERATION_FAILED, "store: %s", tr_store_errmsg(tr_g.store));
+}

@@ -288,6 +288,11 @@ int tr_profile_commit(const tr_profile* p, const char* origin, tr_result* r) {
 
 /* ---- the calls ------------------------------------------------------------------------ */
 
+/* A profile's text as the logged-in user sees it (own add permission only). */
+static int viewed_profile_text(const char* id, const char** out) {
+    return tr_profile_text(id, tr_g.logged_in && strcmp(id, tr_g.user_id) == 0, out);
+}
+
 void tr_job_get_profiles(tr_job* j, tr_result* r) {
     const json_t* arr = json_object_get(j->arg, "friendship_getprofilelist_param_identifier_array");
     if (!arr || (json_is_array(arr) && json_array_size(arr) == 0))
@@ -299,29 +304,8 @@ void tr_job_get_profiles(tr_job* j, tr_result* r) {
     const char** ids;
     size_t n;
     if (tr_id_list(arr, TR_MAX_PROFILE_IDS, true, &ids, &n, r) != ERR_SUCC) return;
-    /* Copy each text out as it comes: a later lookup may evict an earlier entry. */
-    tr_buf out = {0};
-    size_t found = 0;
-    int rc = TR_OK;
-    for (size_t i = 0; i < n && rc != TR_ENOMEM && rc != TR_EIO; i++) {
-        const char* t;
-        rc = tr_profile_text(ids[i], tr_g.logged_in && strcmp(ids[i], tr_g.user_id) == 0, &t);
-        if (rc == TR_NOTFOUND) continue;
-        if (rc == TR_OK && !(tr_buf_add(&out, found ? "," : "[", 1) && tr_buf_add(&out, t, strlen(t)))) rc = TR_ENOMEM;
-        if (rc == TR_OK) found++;
-    }
+    tr_answer_texts(r, ids, n, viewed_profile_text);
     free(ids);
-    if (rc == TR_OK || rc == TR_NOTFOUND) {
-        if (!found) {
-            free(out.p);
-            return (void)tr_fail(r, ERR_SVR_PROFILE_ACCOUNT_NOT_FOUND, "none of the requested accounts exists");
-        }
-        if (tr_buf_add(&out, "]", 1)) return tr_succeed(r, out.p);
-        rc = TR_ENOMEM;
-    }
-    free(out.p);
-    if (rc == TR_ENOMEM) return (void)tr_fail(r, ERR_OUT_OF_MEMORY, "out of memory");
-    tr_fail(r, ERR_IO_OPERATION_FAILED, "store: %s", tr_store_errmsg(tr_g.store));
 }
 
 void tr_job_modify_profile(tr_job* j, tr_result* r) {

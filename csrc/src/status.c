@@ -87,28 +87,8 @@ void tr_job_get_status(tr_job* j, tr_result* r) {
     const char** ids;
     size_t n;
     if (tr_id_list(j->arg, TR_MAX_STATUS_IDS, true, &ids, &n, r) != ERR_SUCC) return;
-    tr_buf out = {0};
-    size_t found = 0;
-    int rc = TR_OK;
-    for (size_t i = 0; i < n; i++) {
-        const char* t;
-        rc = tr_status_text(ids[i], &t);
-        if (rc == TR_NOTFOUND) continue;
-        if (rc == TR_OK && !(tr_buf_add(&out, found ? "," : "[", 1) && tr_buf_add(&out, t, strlen(t)))) rc = TR_ENOMEM;
-        if (rc != TR_OK) break;
-        found++;
-    }
+    tr_answer_texts(r, ids, n, tr_status_text);
     free(ids);
-    if (rc == TR_OK || rc == TR_NOTFOUND) {
-        if (!found) {
-            free(out.p);
-            return (void)tr_fail(r, ERR_SVR_PROFILE_ACCOUNT_NOT_FOUND, "none of the requested accounts exists");
-        }
-        if (tr_buf_add(&out, "]", 1)) return tr_succeed(r, out.p);
-        rc = TR_ENOMEM;
-    }
-    free(out.p);
-    store_error(r, rc);
 }
 
 void tr_job_set_self_status(tr_job* j, tr_result* r) {

@@ -67,6 +67,12 @@ typedef struct tr_buf {
 } tr_buf;
 /* Append n bytes; false when memory runs out (b unchanged). */
 bool tr_buf_add(tr_buf* b, const char* s, size_t n);
+/*
+ * Answer a lookup of many users: a JSON array of text_of(id) for each id, in
+ * order, unknown accounts (TR_NOTFOUND) left out; 40003 when none exists,
+ * 6028 / 6022 when memory or the store fails.
+ */
+void tr_answer_texts(tr_result* r, const char** ids, size_t n, int (*text_of)(const char* id, const char** text));
 /* Dump compactly (keys in insertion order); NULL on allocation failure. */
 char* tr_json_dump(const json_t* j);
 /* An identifier is 1..32 bytes of printable ASCII (0x20-0x7e). */
