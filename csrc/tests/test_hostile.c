@@ -480,9 +480,8 @@ static void test_numbers_and_types(void) {
 /*
  * Integers beyond 64 bits are valid JSON (RFC 8259 sets no limit) and, as
  * numbers outside uint32, are documented as 40605 naming the key (SPEC 3.4,
- * docs/behaviour.md).  jansson cannot hold them and fails the parse, so timref
- * answers TIM_ERR_JSON instead: reported to the lead (docs/security.md, "open
- * issues"); this test fails until that is fixed.
+ * docs/behaviour.md).  jansson cannot hold them; timref re-reads them clamped
+ * so that they are refused for their value, not as "not JSON".
  */
 static void test_numbers_beyond_int64(void) {
     static const char* const huge[] = {"18446744073709551616", "-18446744073709551616",
