@@ -7,6 +7,7 @@ left open.
 """
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import subprocess
@@ -37,6 +38,32 @@ def _recording_call(self, cfunc, args, decode, name):
 
 
 _Core._call = _recording_call
+
+
+class _ErrorRecords(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.records: list = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture(autouse=True)
+def no_swallowed_errors(request):
+    """Fail a test when tim_py or asyncio logged an error (a handler that raised, an exception
+    never retrieved, ...): an exception that went unraised.  Tests that provoke such errors on
+    purpose say so with @pytest.mark.logs_errors."""
+    handler = _ErrorRecords()
+    loggers = [logging.getLogger("tim_py"), logging.getLogger("asyncio")]
+    for lg in loggers:
+        lg.addHandler(handler)
+    yield handler
+    for lg in loggers:
+        lg.removeHandler(handler)
+    if handler.records and request.node.get_closest_marker("logs_errors") is None:
+        lines = "\n".join(f"{r.name}: {r.getMessage()}" for r in handler.records[:5])
+        pytest.fail(f"{len(handler.records)} error(s) logged during the test:\n{lines}")
 
 
 @pytest.fixture(autouse=True)

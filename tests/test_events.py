@@ -5,7 +5,7 @@ import threading
 
 import pytest
 
-from tim_py import EVENT, TIM, Event, Gender, Profile, UserStatus, UserStatusType
+from tim_py import EVENT, TIM, Event, Gender, NotInitializedError, Profile, UserStatus, UserStatusType
 
 from .conftest import APP_ID
 
@@ -105,6 +105,7 @@ def test_on_argument_checks(tim):
         tim.off("nope")
 
 
+@pytest.mark.logs_errors
 def test_handler_exception_does_not_stop_delivery(alice, caplog):
     got = []
 
@@ -120,7 +121,7 @@ def test_handler_exception_does_not_stop_delivery(alice, caplog):
 
 
 def test_events_in_memory_store_first_client(tmp_path):
-    """The in-memory store delivers events (see the reinit test below for the C bug)."""
+    """The in-memory store delivers events, in the first client of a process and after re-init."""
     import subprocess
     import sys
 
@@ -146,3 +147,45 @@ def test_inmemory_reinit_events():
             t.login("alice", "sig").result(T)
             t.update_my_profile(nick=f"n{i}").result(T)
             assert got and got[-1].data[0].nick == f"n{i}", f"round {i}: no event"
+
+
+def test_no_handler_runs_after_close_nor_nested_in_one():
+    """close() from a handler: the handler is not re-entered by the final drain, and no handler
+    runs once close() has been called."""
+    import threading
+
+    t = TIM(1400000001)
+    t.login("alice", "sig").result(T)
+    depth = [0]
+    seen = {"max_depth": 0, "after_close": 0, "calls": 0}
+    closed = threading.Event()
+
+    def handler(event):
+        if closed.is_set():
+            seen["after_close"] += 1
+        depth[0] += 1
+        seen["max_depth"] = max(seen["max_depth"], depth[0])
+        seen["calls"] += 1
+        try:
+            if seen["calls"] == 1:
+                t.close()
+                closed.set()
+        finally:
+            depth[0] -= 1
+
+    t.on(EVENT.PROFILE_UPDATED, handler)
+    futs = []
+    for k in range(200):
+        try:
+            futs.append(t.update_my_profile(nick=f"n{k}"))
+        except NotInitializedError:  # the handler closed the client meanwhile
+            break
+    assert closed.wait(T)
+    for f in futs:
+        try:
+            f.result(T)
+        except Exception:
+            pass  # interrupted by the close: resolved either way
+    assert seen["max_depth"] == 1
+    assert seen["after_close"] == 0
+    assert t.closed

@@ -456,6 +456,10 @@ class _Core:
             raise ValueError(f"event must be one of {sorted(EVENT_NAMES)}, got {event!r}")
 
     def _on_event(self, kind: int, raw: bytes) -> None:
+        if self._closed:
+            # After close() no handler runs; also, a handler that closes the client is not
+            # re-entered by the final drain of what was still queued.
+            return
         name = EVENT.USER_STATUS_UPDATED if kind == _bridge.KIND_USER_STATUS else EVENT.PROFILE_UPDATED
         handlers = self._handlers[name]
         streams = list(self._streams)
