@@ -112,6 +112,20 @@ async def atim():
         await client.close()
 
 
+@pytest.fixture
+def children():
+    """Processes a test starts (append them); killed at teardown if still running."""
+    started: list = []
+    yield started
+    for p in started:
+        if p.poll() is None:
+            p.kill()
+        try:
+            p.communicate(timeout=10)
+        except Exception:
+            pass
+
+
 def run_python(code: str, *args: str, timeout: float = 60, env: dict = None) -> subprocess.CompletedProcess:
     e = dict(os.environ)
     if env:

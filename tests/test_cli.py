@@ -81,18 +81,6 @@ def world(tmp_path):
     return tmp_path / "world"
 
 
-@pytest.fixture
-def procs():
-    started: list = []
-    yield started
-    for p in started:
-        if p.poll() is None:
-            p.kill()
-        try:
-            p.communicate(timeout=T)
-        except Exception:
-            pass
-
 
 def jdoc(r: subprocess.CompletedProcess):
     assert r.stdout, r.stderr
@@ -350,10 +338,10 @@ def test_import_many_in_batches(world):
 # ---- watch ---------------------------------------------------------------------------------------------
 
 
-def test_watch_prints_changes_made_by_other_commands(world, procs):
+def test_watch_prints_changes_made_by_other_commands(world, children):
     cli(world, "user", "create", "bob", "--nick", "Bob")
     w = popen(world, "watch", "bob", "ghost", "--json", "--count", "3", "--seconds", "20")
-    procs.append(w)
+    children.append(w)
     out = Lines(w)
     first = [json.loads(out.next()), json.loads(out.next())]  # the current state first
     assert [(e["event"], e["initial"]) for e in first] == [("status", True), ("profile", True)]
@@ -380,10 +368,10 @@ with tim_py.TIM(int(sys.argv[1]), sys.argv[2]) as tim:
 """
 
 
-def test_two_terminals(world, procs):
+def test_two_terminals(world, children):
     """docs/cli.md: 'tim-py watch bob' in one terminal, a script logged in as bob in another."""
     w = popen(world, "watch", "bob", "--count", "5", "--seconds", "20")
-    procs.append(w)
+    children.append(w)
     out, err = Lines(w), Lines(w, w.stderr)
     assert "has no store for app" in err.next()  # a new world: nobody has used it yet
     assert err.next() == "tim-py: note: no account 'bob' yet; watching it anyway"
@@ -401,10 +389,10 @@ def test_two_terminals(world, procs):
     ]
 
 
-def test_watch_ends_on_ctrl_c_and_logs_out(world, procs):
+def test_watch_ends_on_ctrl_c_and_logs_out(world, children):
     cli(world, "user", "create", "bob")
     w = popen(world, "watch", "bob")
-    procs.append(w)
+    children.append(w)
     out = Lines(w)
     out.until(lambda line: "bob  status" in line)
     [s] = jdoc(cli(world, "status", "show", "tim-py-watch", "--json"))
@@ -425,11 +413,11 @@ def test_watch_seconds_and_count(world):
     assert time.monotonic() - t0 < 10
 
 
-def test_interrupted_exit_130(world, procs):
+def test_interrupted_exit_130(world, children):
     p = subprocess.Popen([sys.executable, "-m", "tim_py", "user", "import", "-"], stdin=subprocess.PIPE,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=str(ROOT),
                          env=_env(world), preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    procs.append(p)
+    children.append(p)
     p.stdin.write('{"user_id": "x"}\n')
     p.stdin.flush()  # and keep stdin open: the import waits for the rest
     time.sleep(0.5)

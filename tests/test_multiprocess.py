@@ -13,7 +13,6 @@ import subprocess
 import sys
 import threading
 import time
-from typing import List
 
 import pytest
 
@@ -42,19 +41,6 @@ def read_line(proc: subprocess.Popen, timeout: float = T) -> str:
         pytest.fail(f"no line from the child within {timeout} s; stderr:\n{err}")
     return box[0].strip()
 
-
-@pytest.fixture
-def children():
-    """Processes started by a test; killed at teardown if still running."""
-    procs: List[subprocess.Popen] = []
-    yield procs
-    for p in procs:
-        if p.poll() is None:
-            p.kill()
-        try:
-            p.communicate(timeout=T)
-        except Exception:
-            pass
 
 
 class Recorder:

@@ -156,14 +156,12 @@ static inline char* tu_id_array(const char* const* ids, size_t n) {
 }
 
 /*
- * Read one user's profile through TIMProfileGetUserProfileList; returns the
- * profile object (new reference) or NULL, and the code in *code.
+ * Call f with param (freed here) for one user; returns the one object of the
+ * answer's array (new reference) or NULL, and the code in *code.
  */
-static inline json_t* tu_get_profile(const char* id, int* code) {
-    const char* ids[1] = {id};
-    char* p = tu_profile_param(ids, 1);
-    th_call* c = tu_run(TIMProfileGetUserProfileList, p);
-    free(p);
+static inline json_t* tu_get_one(tu_fn f, char* param, int* code) {
+    th_call* c = tu_run(f, param);
+    free(param);
     if (code) *code = c->code;
     json_t* out = NULL;
     if (c->code == 0) {
@@ -175,21 +173,16 @@ static inline json_t* tu_get_profile(const char* id, int* code) {
     return out;
 }
 
+/* Read one user's profile through TIMProfileGetUserProfileList (object or NULL). */
+static inline json_t* tu_get_profile(const char* id, int* code) {
+    const char* ids[1] = {id};
+    return tu_get_one(TIMProfileGetUserProfileList, tu_profile_param(ids, 1), code);
+}
+
 /* Read one user's status through TIMGetUserStatus (object, new reference, or NULL). */
 static inline json_t* tu_get_status(const char* id, int* code) {
     const char* ids[1] = {id};
-    char* p = tu_id_array(ids, 1);
-    th_call* c = tu_run(TIMGetUserStatus, p);
-    free(p);
-    if (code) *code = c->code;
-    json_t* out = NULL;
-    if (c->code == 0) {
-        json_t* arr = tu_parse(c->json);
-        if (json_is_array(arr) && json_array_size(arr) == 1) out = json_incref(json_array_get(arr, 0));
-        json_decref(arr);
-    }
-    th_call_free(c);
-    return out;
+    return tu_get_one(TIMGetUserStatus, tu_id_array(ids, 1), code);
 }
 
 static inline const char* tu_jstr(json_t* o, const char* key) {
