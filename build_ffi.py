@@ -124,8 +124,11 @@ FUNCTIONS = [
     ("TIMSetUserStatusChangedCallback", "void", ["EV:TIMUserStatusChangedCallback"]),
     ("TIMSetUserInfoChangedCallback", "void", ["EV:TIMUserInfoChangedCallback"]),
     ("TIMRefAdminRequest", "int", ["const char* api", "const char* json_body", "CB"]),
+    ("TIMRefGetLastError", "const char*", []),
 ]
-OPTIONAL = {"TIMRefAdminRequest"}  # timref only: NULL when a loaded library lacks it
+# timref only: NULL in the table when a loaded library lacks them; their wrappers
+# then answer TP_ERR_UNSUPPORTED (int) or "" (text).
+OPTIONAL = {"TIMRefAdminRequest", "TIMRefGetLastError"}
 
 
 def _c_params(params: list[str]) -> list[str]:
@@ -180,7 +183,8 @@ def _bridge_source() -> tuple[str, str]:
         py_ret = "int" if ret == "enum TIMLoginStatus" else ret
         sig = f"{py_ret} tp_{name}({', '.join(py_params) or 'void'})"
         if name in OPTIONAL:
-            body = (f"    if (!tp_cur->{name}) return TP_ERR_UNSUPPORTED;\n"
+            missing = '""' if ret == "const char*" else "TP_ERR_UNSUPPORTED"
+            body = (f"    if (!tp_cur->{name}) return {missing};\n"
                     f"    return tp_cur->{name}({', '.join(call_args)});")
         elif ret == "void":
             body = f"    tp_cur->{name}({', '.join(call_args)});"

@@ -57,6 +57,16 @@ def test_portraits(tim):
                            "level": 3, "Tag_Profile_Custom_Hobby": "chess", "location": "Porto"}}
 
 
+def test_portrait_custom_keys_with_digits_and_underscores(tim):
+    tim.admin.import_account("bob").result(T)
+    tim.admin.set_portrait("bob", tags={"Tag_Profile_Custom_Test1": "one", "Tag_Profile_Custom_a_2": "two"}).result(T)
+    got = tim.admin.get_portrait(["bob"], ["Tag_Profile_Custom_Test1", "Tag_Profile_Custom_a_2"]).result(T)
+    assert got == {"bob": {"Tag_Profile_Custom_Test1": "one", "Tag_Profile_Custom_a_2": "two"}}
+    with pytest.raises(ProfileError) as ei:
+        tim.admin.set_portrait("bob", tags={"Tag_Profile_Custom_Te-st": "x"}).result(T)
+    assert ei.value.code == 9001 and "Te-st" in ei.value.desc
+
+
 def test_portrait_errors(tim):
     tim.admin.import_account("bob").result(T)
     with pytest.raises(ProfileError) as ei:

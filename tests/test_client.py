@@ -88,9 +88,36 @@ def test_constructor_argument_checks():
     with pytest.raises(InvalidParameterError) as ei:
         TIM(APP_ID, device_name="")
     assert ei.value.code == -4
-    with pytest.raises(InvalidParameterError):
-        TIM(APP_ID, custom_profile_keys=["not valid!"])
+    assert "timref_config_device_name must be a string of 1..32 printable ASCII bytes" in str(ei.value)
+    with pytest.raises(InvalidParameterError) as ei:
+        TIM(APP_ID, custom_profile_keys=["Hobby", "not valid!"])
+    assert "timref_config_custom_profile_keys[1] is not a custom key" in str(ei.value)
     assert tim_py._bridge.current() is None  # a failed open leaves the slot free
+
+
+def test_unusable_data_dir_says_why(tmp_path, capfd):
+    """TIMInit's reason reaches the exception, not only stderr (a service or notebook may not see stderr)."""
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    loose = tmp_path / "loose"
+    loose.mkdir(mode=0o777)
+    loose.chmod(0o777)
+    cases = [(afile, "afile is not a directory"), (afile / "sub", "Not a directory"),
+             (loose, "writable by other users")]
+    for path, why in cases:
+        capfd.readouterr()
+        with pytest.raises(InvalidParameterError) as ei:
+            TIM(APP_ID, path)
+        assert ei.value.code == -4
+        assert f"TIMInit returned -4: " in str(ei.value) and why in str(ei.value), str(ei.value)
+        assert "missing or empty" not in str(ei.value)
+    assert tim_py._bridge.current() is None
+
+
+def test_refused_json_says_why(alice):
+    with pytest.raises(InvalidParameterError) as ei:
+        alice.raw.call("TIMGetUserStatus", {"not": "an array"})
+    assert ei.value.code == -3 and "expected a JSON array, got an object" in ei.value.desc
 
 
 def test_login_logout(tim):
@@ -221,6 +248,8 @@ def test_update_my_profile_python_checks(alice):
     ({"allow_type": AllowType.UNKNOWN}, 40605),                     # add permission 0 cannot be set
     ({"profile_custom_field": [{"key": "has space", "value": "v"}]}, 9001),
     ({"profile_custom_field": [{"key": "TooLongKey", "value": "v"}]}, 9001),
+    ({"profile_custom_field": [{"key": "Test-1", "value": "v"}]}, 9001),             # a hyphen
+    ({"profile_custom_field": [{"key": "Tag_Profile_Custom_Test.2", "value": "v"}]}, 9001),
     ({"profile_custom_field": [{"key": "Hobby", "value": "v" * 501}]}, 40601),
     ({"profile_custom_field": [{"key": "Aa", "value": "1"}, {"key": "Aa", "value": "2"}]}, 6017),
     ({"profile_custom_field": [{"key": "K" + chr(ord("a") + i), "value": "v"} for i in range(21)]}, 6017),
@@ -234,6 +263,20 @@ def test_update_my_profile_c_errors(alice, fields, code):
     assert p.nick == "" and p.profile_custom_field == ()  # all or nothing
 
 
+@pytest.mark.parametrize("key", ["Test1", "Tag_Profile_Custom_Test2", "a_b", "_", "12345678", "A_1_b2"])
+def test_custom_keys_take_letters_digits_and_underscores(alice, key):
+    """The vendor's rule: letters, digits and underscores, 1..8 after the optional prefix."""
+    alice.update_my_profile(profile_custom_field=[{"key": key, "value": "v"}]).result(T)
+    full = key if key.startswith("Tag_Profile_Custom_") else "Tag_Profile_Custom_" + key
+    assert alice.get_my_profile().result(T).profile_custom_field == ((full, "v"),)
+
+
+def test_custom_key_error_names_the_key(alice):
+    with pytest.raises(ProfileError) as ei:
+        alice.update_my_profile(profile_custom_field=[{"key": "Test-1", "value": "v"}]).result(T)
+    assert ei.value.code == 9001 and "Test-1" in ei.value.desc and "digits" in ei.value.desc
+
+
 def test_profile_error_classes(alice):
     with pytest.raises(ProfileError):
         alice.update_my_profile(nick="x" * 501).result(T)
@@ -245,7 +288,7 @@ def test_profile_error_classes(alice):
 def test_nul_in_json_string_is_refused_at_the_call(alice):
     with pytest.raises(InvalidParameterError) as ei:
         alice.update_my_profile(nick="a\x00b")
-    assert ei.value.code == -3
+    assert ei.value.code == -3 and "\\u0000" in ei.value.desc
 
 
 def test_size_limit(alice):

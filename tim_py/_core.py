@@ -108,6 +108,11 @@ def check_id_list(name: str, value: Any) -> list:
     return value if type(value) is list else list(value)
 
 
+def last_error() -> str:
+    """Why the library refused this thread's last call outright ("" when it cannot say)."""
+    return ffi.string(lib.tp_TIMRefGetLastError()).decode("utf-8", "replace")
+
+
 def dumps(name: str, value: Any) -> bytes:
     try:
         return _dumps(value)
@@ -259,7 +264,7 @@ class _Core:
             self.library = library if library is not None else os.environ.get("TIM_PY_LIBRARY") or None
             rc = lib.tp_TIMInit(sdk_app_id, _dumps(config))
             if rc != 0:
-                raise error_for_return(rc, "TIMInit", "check data_dir and the timref_config_* values")
+                raise error_for_return(rc, "TIMInit", last_error())
             self._closed = False
             lib.tp_set_event_callbacks(1)
             self._start()
@@ -305,7 +310,7 @@ class _Core:
         rc = cfunc(*args, token)
         if rc:
             registry.pop(token, None)
-            raise error_for_return(rc, name)
+            raise error_for_return(rc, name, last_error())
         if self._closed:  # closed while we were calling: close() may have missed this one
             entry = registry.pop(token, None)
             if entry is not None:

@@ -171,20 +171,21 @@ def error_for(code: int, desc: str = "", json: Any = None) -> TIMError:
 _RETURN_TEXT = {
     -1: "the SDK is not initialized",
     -2: "not logged in",
-    -3: "the argument is not valid JSON of the expected shape",
-    -4: "a required argument is missing or empty",
+    -3: "TIM_ERR_JSON, an argument is not JSON of the expected shape",
+    -4: "TIM_ERR_PARAM, an argument was refused",
     -5: "conversation error",
     -6: "group error",
     -100: "the loaded library does not have this function",
 }
 
 
-def error_for_return(rc: int, function: str, detail: Optional[str] = None) -> TIMError:
-    """The exception for a C call that returned ``rc`` != TIM_SUCC (its callback never fires)."""
-    text = _RETURN_TEXT.get(rc, "refused")
-    desc = f"{function} returned {rc}: {text}"
-    if detail:
-        desc += f" ({detail})"
+def error_for_return(rc: int, function: str, reason: Optional[str] = None) -> TIMError:
+    """The exception for a C call that returned ``rc`` != TIM_SUCC (its callback never fires).
+
+    ``reason`` is the library's own account of the refusal (timref's
+    ``TIMRefGetLastError``); without one, the code's generic meaning is given.
+    """
+    desc = f"{function} returned {rc}: {reason or _RETURN_TEXT.get(rc, 'refused')}"
     if rc == -100:
         return UnsupportedError(desc)
     return error_for(rc, desc)

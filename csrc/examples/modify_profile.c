@@ -18,7 +18,8 @@
  *   --add-permission any|confirm|deny  who may add you     (default confirm)
  *   --custom KEY=VALUE                 a custom field; give it up to 20 times
  *                                      (default: city=Paris and hobby=chess).  KEY is
- *                                      1..8 letters; the "Tag_Profile_Custom_" prefix is
+ *                                      1..8 letters, digits or underscores; the
+ *                                      "Tag_Profile_Custom_" prefix is
  *                                      added when missing.  The app may have to allow
  *                                      the key first (the IM console does that).
  *

@@ -332,8 +332,8 @@ static void test_modify_profile(const char* exe, const char* get_exe, char* data
     check(rc == 2, "modify_profile exits 2 on a bad option (got %d)", rc);
     child_free(&ch);
 
-    /* A change the library refuses (custom key not letters only: 9001): exit 1. */
-    char* argv4[] = {(char*)exe, data, APP_ID_TEXT, "alice", SIG, "--custom", "bad_key=1", NULL};
+    /* A change the library refuses (a custom key with a hyphen: 9001): exit 1. */
+    char* argv4[] = {(char*)exe, data, APP_ID_TEXT, "alice", SIG, "--custom", "bad-key=1", NULL};
     rc = run(&ch, argv4);
     check(rc == 1, "modify_profile exits 1 when the library refuses the change (got %d)", rc);
     child_free(&ch);

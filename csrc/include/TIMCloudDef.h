@@ -134,7 +134,7 @@ static const char* kTIMUserProfileItemCustomStringArray TIM_KEY_ATTR = "user_pro
  * UserProfileCustomStringInfo object
  * ------------------------------------------------------------------------- */
 
-/* string: "Tag_Profile_Custom_" (optional on input) + 1..8 letters */
+/* string: "Tag_Profile_Custom_" (optional on input) + 1..8 letters, digits or underscores */
 static const char* kTIMUserProfileCustomStringInfoKey TIM_KEY_ATTR = "user_profile_custom_string_info_key";
 /* string: <= 500 bytes */
 static const char* kTIMUserProfileCustomStringInfoValue TIM_KEY_ATTR = "user_profile_custom_string_info_value";

@@ -70,6 +70,22 @@ static const char* kTIMRefUserProfileItemAdminForbidType TIM_KEY_ATTR =
 TIM_DECL int TIMRefAdminRequest(const char* api, const char* json_body, TIMCommCallback cb,
                                 const void* user_data);
 
+/* ---------------------------------------------------------------------------
+ * Why a call was refused
+ * ------------------------------------------------------------------------- */
+
+/*
+ * Why the most recent call made on this thread returned a non-zero code
+ * (TIM_ERR_PARAM, TIM_ERR_JSON) instead of TIM_SUCC: one line of text naming
+ * what was wrong, e.g. "TIMInit config: timref_config_device_name must be a
+ * string of 1..32 printable ASCII bytes", or the reason the store directory
+ * cannot be used.  Read it right after the refused call, on the same thread:
+ * the text is this thread's own and stays valid until this thread's next
+ * refused call.  A call that succeeds leaves it as it was; "" when no call on
+ * this thread was ever refused.  Never NULL.
+ */
+TIM_DECL const char* TIMRefGetLastError(void);
+
 #ifdef __cplusplus
 }
 #endif

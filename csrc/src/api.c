@@ -39,7 +39,7 @@ static int json_job(const char* text, int shape, bool optional, tr_run_fn run, u
     int pre = 0;
     *out = NULL;
     if (!text || !*text) {
-        if (!optional) return TIM_ERR_PARAM;
+        if (!optional) return tr_refuse(TIM_ERR_PARAM, "the JSON argument is %s", text ? "\"\"" : "NULL");
     } else {
         size_t len = strnlen(text, (size_t)TR_MAX_JSON_LEN + 1);
         if (len > TR_MAX_JSON_LEN) {
@@ -52,7 +52,7 @@ static int json_job(const char* text, int shape, bool optional, tr_run_fn run, u
     tr_job* j = tr_job_new(run, needs, cb, ud);
     if (!j) {
         json_decref(arg);
-        return TIM_ERR_PARAM;
+        return tr_refuse(TIM_ERR_PARAM, "out of memory");
     }
     j->arg = arg;
     j->pre_code = pre;
@@ -76,6 +76,7 @@ typedef struct init_args {
     uint64_t app_id;
     json_t* cfg;
     int rc;
+    char why[TR_REASON_SIZE]; /* the refusal's reason, from the logic thread */
 } init_args;
 
 static void free_config(void) {
@@ -89,60 +90,67 @@ static void free_config(void) {
     tr_g.n_allowed = 0;
 }
 
+/* A config key's value is of the wrong kind: TIM_ERR_PARAM, saying what it must be. */
+static int bad_config(const char* key, const char* must) {
+    return tr_refuse(TIM_ERR_PARAM, "TIMInit config: %s must be %s", key, must);
+}
+
 /* Read the config object into tr_g; TIM_ERR_PARAM on a value of the wrong kind. */
 static int read_config(const json_t* cfg) {
     const json_t* v;
-    if ((v = json_object_get(cfg, "sdk_config_config_file_path")) && !json_is_null(v)) {
-        if (!json_is_string(v)) return TIM_ERR_PARAM;
-        if (json_string_length(v)) tr_g.dir = strdup(json_string_value(v));
+    if ((v = json_object_get(cfg, kTIMSdkConfigConfigFilePath)) && !json_is_null(v)) {
+        if (!json_is_string(v)) return bad_config(kTIMSdkConfigConfigFilePath, "a string (a directory)");
+        if (json_string_length(v) && !(tr_g.dir = strdup(json_string_value(v))))
+            return tr_refuse(TIM_ERR_PARAM, "out of memory");
     }
-    if ((v = json_object_get(cfg, "sdk_config_log_file_path")) && !json_is_null(v) &&
-        !json_is_string(v))
-        return TIM_ERR_PARAM;
-    if ((v = json_object_get(cfg, "timref_config_secret_key")) && !json_is_null(v)) {
-        if (!json_is_string(v)) return TIM_ERR_PARAM;
-        if (json_string_length(v)) tr_g.secret_key = strdup(json_string_value(v));
+    if ((v = json_object_get(cfg, kTIMSdkConfigLogFilePath)) && !json_is_null(v) && !json_is_string(v))
+        return bad_config(kTIMSdkConfigLogFilePath, "a string");
+    if ((v = json_object_get(cfg, kTIMRefConfigSecretKey)) && !json_is_null(v)) {
+        if (!json_is_string(v)) return bad_config(kTIMRefConfigSecretKey, "a string");
+        if (json_string_length(v) && !(tr_g.secret_key = strdup(json_string_value(v))))
+            return tr_refuse(TIM_ERR_PARAM, "out of memory");
     }
-    if ((v = json_object_get(cfg, "timref_config_device_name")) && !json_is_null(v)) {
+    if ((v = json_object_get(cfg, kTIMRefConfigDeviceName)) && !json_is_null(v)) {
         if (!json_is_string(v) || !tr_id_valid(json_string_value(v), json_string_length(v)))
-            return TIM_ERR_PARAM;
-        tr_g.device = strdup(json_string_value(v));
+            return bad_config(kTIMRefConfigDeviceName, "a string of 1..32 printable ASCII bytes");
+        if (!(tr_g.device = strdup(json_string_value(v)))) return tr_refuse(TIM_ERR_PARAM, "out of memory");
     }
-    if ((v = json_object_get(cfg, "timref_config_custom_profile_keys")) && !json_is_null(v)) {
-        if (!json_is_array(v)) return TIM_ERR_PARAM;
+    if ((v = json_object_get(cfg, kTIMRefConfigCustomProfileKeys)) && !json_is_null(v)) {
+        if (!json_is_array(v)) return bad_config(kTIMRefConfigCustomProfileKeys, "an array of custom keys");
         size_t n = json_array_size(v);
         tr_g.allowed_keys = calloc(n ? n : 1, sizeof(char*));
-        if (!tr_g.allowed_keys) return TIM_ERR_PARAM;
+        if (!tr_g.allowed_keys) return tr_refuse(TIM_ERR_PARAM, "out of memory");
         for (size_t i = 0; i < n; i++) {
             const json_t* k = json_array_get(v, i);
             char full[TR_CUSTOM_KEY_SIZE];
             if (!json_is_string(k) || !tr_custom_key_full(json_string_value(k), full))
-                return TIM_ERR_PARAM;
+                return tr_refuse(TIM_ERR_PARAM,
+                                 "TIMInit config: %s[%zu] is not a custom key (" TR_CUSTOM_KEY_RULE ")",
+                                 kTIMRefConfigCustomProfileKeys, i);
             tr_g.allowed_keys[tr_g.n_allowed] = strdup(full);
-            if (!tr_g.allowed_keys[tr_g.n_allowed]) return TIM_ERR_PARAM;
+            if (!tr_g.allowed_keys[tr_g.n_allowed]) return tr_refuse(TIM_ERR_PARAM, "out of memory");
             tr_g.n_allowed++;
         }
     }
     if (!tr_g.device) tr_g.device = strdup("Linux");
-    if (!tr_g.device) return TIM_ERR_PARAM;
+    if (!tr_g.device) return tr_refuse(TIM_ERR_PARAM, "out of memory");
     return TIM_SUCC;
 }
 
 static void init_on_logic(void* p) {
     init_args* a = p;
-    if (tr_g.initialized) {
+    if (tr_g.initialized) { /* twice without TIMUninit: nothing changes */
         a->rc = TIM_SUCC;
         return;
     }
     a->rc = read_config(a->cfg);
     if (a->rc == TIM_SUCC) {
-        char err[256];
-        if (tr_store_open(&tr_g.store, a->app_id, tr_g.dir, err, sizeof err) != TR_OK) {
-            fprintf(stderr, "timref: TIMInit: %s\n", err);
-            a->rc = TIM_ERR_PARAM;
-        }
+        char err[TR_REASON_SIZE];
+        if (tr_store_open(&tr_g.store, a->app_id, tr_g.dir, err, sizeof err) != TR_OK)
+            a->rc = tr_refuse(TIM_ERR_PARAM, "%s", err);
     }
     if (a->rc != TIM_SUCC) {
+        snprintf(a->why, sizeof a->why, "%s", TIMRefGetLastError());
         free_config();
         return;
     }
@@ -155,15 +163,25 @@ TIM_DECL int TIMInit(uint64_t sdk_app_id, const char* json_sdk_config) {
     init_args a = {.app_id = sdk_app_id, .cfg = NULL, .rc = TIM_SUCC};
     if (json_sdk_config && *json_sdk_config) {
         size_t len = strnlen(json_sdk_config, (size_t)TR_MAX_JSON_LEN + 1);
-        if (len > TR_MAX_JSON_LEN) return TIM_ERR_PARAM;
+        if (len > TR_MAX_JSON_LEN)
+            return tr_refuse(TIM_ERR_PARAM, "TIMInit config: longer than %d bytes", TR_MAX_JSON_LEN);
         int rc = tr_json_parse(json_sdk_config, len, TR_JSON_OBJECT, &a.cfg);
-        if (rc != TIM_SUCC) return rc;
+        if (rc != TIM_SUCC) {
+            char why[TR_REASON_SIZE];
+            snprintf(why, sizeof why, "%s", TIMRefGetLastError());
+            return tr_refuse(rc, "TIMInit config: %s", why);
+        }
     } else {
         a.cfg = json_object();
-        if (!a.cfg) return TIM_ERR_PARAM;
+        if (!a.cfg) return tr_refuse(TIM_ERR_PARAM, "out of memory");
     }
     tr_run_sync(init_on_logic, &a);
     json_decref(a.cfg);
+    if (a.rc != TIM_SUCC) {
+        /* init ran on the logic thread: its reason is that thread's; bring it here */
+        if (!tr_on_logic_thread()) tr_refuse(a.rc, "%s", a.why);
+        fprintf(stderr, "timref: TIMInit: %s\n", TIMRefGetLastError());
+    }
     return a.rc;
 }
 
@@ -291,15 +309,15 @@ static void job_login(tr_job* j, tr_result* r) {
 
 TIM_DECL int TIMLogin(const char* user_id, const char* user_sig, TIMCommCallback cb,
                       const void* user_data) {
-    if (!user_id) return TIM_ERR_PARAM;
+    if (!user_id) return tr_refuse(TIM_ERR_PARAM, "user_id is NULL");
     tr_job* j = tr_job_new(job_login, TR_NEED_INIT, cb, user_data);
-    if (!j) return TIM_ERR_PARAM;
+    if (!j) return tr_refuse(TIM_ERR_PARAM, "out of memory");
     /* Copy at most what can be valid (+1 to see it is too long). */
     j->s1 = strndup(user_id, TR_MAX_ID_LEN + 1);
     j->s2 = user_sig ? strndup(user_sig, TR_USERSIG_MAX_LEN + 1) : NULL;
     if (!j->s1 || (user_sig && !j->s2)) {
         tr_job_free(j);
-        return TIM_ERR_PARAM;
+        return tr_refuse(TIM_ERR_PARAM, "out of memory");
     }
     tr_submit(j);
     return TIM_SUCC;
@@ -312,13 +330,13 @@ static void job_logout(tr_job* j, tr_result* r) {
 
 TIM_DECL int TIMLogout(TIMCommCallback cb, const void* user_data) {
     tr_job* j = tr_job_new(job_logout, TR_NEED_INIT, cb, user_data);
-    if (!j) return TIM_ERR_PARAM;
+    if (!j) return tr_refuse(TIM_ERR_PARAM, "out of memory");
     tr_submit(j);
     return TIM_SUCC;
 }
 
 TIM_DECL int TIMGetLoginUserID(char* user_id_buffer) {
-    if (!user_id_buffer) return TIM_ERR_PARAM;
+    if (!user_id_buffer) return tr_refuse(TIM_ERR_PARAM, "user_id_buffer is NULL");
     pthread_mutex_lock(&g_snap_mu);
     memcpy(user_id_buffer, g_snap_id, strlen(g_snap_id) + 1);
     pthread_mutex_unlock(&g_snap_mu);
@@ -389,13 +407,13 @@ TIM_DECL void TIMSetUserInfoChangedCallback(TIMUserInfoChangedCallback cb, const
 
 TIM_DECL int TIMRefAdminRequest(const char* api, const char* json_body, TIMCommCallback cb,
                                 const void* ud) {
-    if (!api || !*api) return TIM_ERR_PARAM;
+    if (!api || !*api) return tr_refuse(TIM_ERR_PARAM, "api is %s", api ? "\"\"" : "NULL");
     tr_job* j;
     int rc = json_job(json_body, TR_JSON_OBJECT, false, tr_job_admin, TR_NEED_INIT, "", cb, ud, &j);
     if (rc != TIM_SUCC) return rc;
     if (!(j->s1 = strndup(api, 128))) {
         tr_job_free(j);
-        return TIM_ERR_PARAM;
+        return tr_refuse(TIM_ERR_PARAM, "out of memory");
     }
     tr_submit(j);
     return TIM_SUCC;

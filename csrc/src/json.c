@@ -25,6 +25,19 @@ void tr_succeed(tr_result* r, char* json) {
     r->json = json;
 }
 
+/* Why the last call on this thread was refused at once (TIMRefGetLastError). */
+static _Thread_local char g_last_error[TR_REASON_SIZE];
+
+int tr_refuse(int rc, const char* fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(g_last_error, sizeof g_last_error, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+TIM_DECL const char* TIMRefGetLastError(void) { return g_last_error; }
+
 int tr_succeed_json(tr_result* r, json_t* j) {
     char* text = j ? tr_json_dump(j) : NULL;
     json_decref(j);
@@ -125,7 +138,8 @@ static char* clamp_numbers(const char* s, size_t len, size_t* out_len) {
 
 int tr_json_parse(const char* text, size_t len, int shape, json_t** out) {
     *out = NULL;
-    if (exceeds_depth(text, len, TR_MAX_DEPTH)) return TIM_ERR_JSON;
+    if (exceeds_depth(text, len, TR_MAX_DEPTH))
+        return tr_refuse(TIM_ERR_JSON, "JSON nested deeper than %d levels", TR_MAX_DEPTH);
     json_error_t err;
     json_t* j = json_loadb(text, len, JSON_REJECT_DUPLICATES, &err);
     if (!j && json_error_code(&err) == json_error_numeric_overflow) {
@@ -134,11 +148,16 @@ int tr_json_parse(const char* text, size_t len, int shape, json_t** out) {
         if (clamped) j = json_loadb(clamped, n, JSON_REJECT_DUPLICATES, &err);
         free(clamped);
     }
-    if (!j) return TIM_ERR_JSON;
+    if (!j)
+        return tr_refuse(TIM_ERR_JSON, "not valid JSON%s: %s at line %d, column %d",
+                         json_error_code(&err) == json_error_invalid_utf8 ? " (invalid UTF-8)" : "", err.text,
+                         err.line, err.column);
     if ((shape == TR_JSON_OBJECT && !json_is_object(j)) ||
         (shape == TR_JSON_ARRAY && !json_is_array(j))) {
+        const char* got = json_is_object(j) ? "an object" : json_is_array(j) ? "an array" : "a scalar";
         json_decref(j);
-        return TIM_ERR_JSON;
+        return tr_refuse(TIM_ERR_JSON, "expected a JSON %s, got %s",
+                         shape == TR_JSON_OBJECT ? "object" : "array", got);
     }
     *out = j;
     return TIM_SUCC;
@@ -160,7 +179,8 @@ bool tr_custom_key_full(const char* key, char out[TR_CUSTOM_KEY_SIZE]) {
     if (n == 0 || n > TR_MAX_CUSTOM_NAME) return false;
     for (size_t i = 0; i < n; i++) {
         char c = name[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))) return false;
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'))
+            return false;
     }
     memcpy(out, TR_CUSTOM_PREFIX, TR_CUSTOM_PREFIX_LEN);
     memcpy(out + TR_CUSTOM_PREFIX_LEN, name, n + 1);

@@ -212,8 +212,7 @@ int tr_profile_apply_custom(tr_profile* p, const json_t* arr, const char* key_na
         const char* ks = json_string_value(k);
         if (strlen(ks) >= 64 || !tr_custom_key_full(ks, keys[i]))
             return tr_fail(r, ERR_SDK_FRIENDSHIP_INVALID_PROFILE_KEY,
-                           "%s[%zu]: invalid custom key \"%.64s\" (1..8 letters after an optional "
-                           TR_CUSTOM_PREFIX ")", key_name, i, ks);
+                           "%s[%zu]: invalid custom key \"%.64s\" (" TR_CUSTOM_KEY_RULE ")", key_name, i, ks);
         if (!tr_custom_key_allowed(keys[i]))
             return tr_fail(r, ERR_SVR_PROFILE_TAG_NOT_FOUND, "%s[%zu]: custom key %s is not allowed by the app",
                            key_name, i, keys[i]);

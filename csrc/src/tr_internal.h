@@ -33,7 +33,10 @@
 #define TR_CUSTOM_PREFIX_LEN 19
 #define TR_MAX_CUSTOM_NAME 8
 #define TR_CUSTOM_KEY_SIZE (TR_CUSTOM_PREFIX_LEN + TR_MAX_CUSTOM_NAME + 1)
+/* The custom key rule, as error texts state it (checked by tr_custom_key_full). */
+#define TR_CUSTOM_KEY_RULE "1..8 letters, digits or underscores after an optional " TR_CUSTOM_PREFIX
 #define TR_DESC_SIZE 256
+#define TR_REASON_SIZE 1024 /* a refusal's reason (TIMRefGetLastError): paths included */
 
 /* ---- results ------------------------------------------------------------- */
 
@@ -48,6 +51,11 @@ typedef struct tr_result {
 int tr_fail(tr_result* r, int code, const char* fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Set success with json_params taken over from `json` (may be NULL). */
 void tr_succeed(tr_result* r, char* json);
+/*
+ * Refuse a call at once: record why for TIMRefGetLastError (this thread's
+ * reason, printf-style) and return rc, the call's non-zero return value.
+ */
+int tr_refuse(int rc, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Serialize `j` compactly into r->json (steals the reference); 6028 on failure. */
 int tr_succeed_json(tr_result* r, json_t* j);
 
@@ -57,7 +65,7 @@ enum tr_json_shape { TR_JSON_OBJECT = 1, TR_JSON_ARRAY = 2 };
 /*
  * Parse an API argument: depth <= 64, no duplicated keys, valid UTF-8, no
  * \u0000, top level of the given shape.  Returns TIM_SUCC (with *out) or
- * TIM_ERR_JSON.  The caller has already checked NULL, "" and the size.
+ * TIM_ERR_JSON (refused with tr_refuse: the reason says where and what).  The caller has already checked NULL, "" and the size.
  */
 int tr_json_parse(const char* text, size_t len, int shape, json_t** out);
 /* A growing text buffer (p NUL-terminated once anything was added). */
@@ -79,7 +87,8 @@ char* tr_json_dump(const json_t* j);
 bool tr_id_valid(const char* s, size_t len);
 /*
  * Check a custom profile key ("Tag_Profile_Custom_" optional, then 1..8
- * letters) and write its full form into out.  Returns false when malformed.
+ * letters, digits or underscores) and write its full form into out.  Returns
+ * false when malformed.
  */
 bool tr_custom_key_full(const char* key, char out[TR_CUSTOM_KEY_SIZE]);
 /*

@@ -68,10 +68,17 @@ void th_cb(int32_t code, const char* desc, const char* json_params, const void* 
     pthread_mutex_unlock(&c->mu);
 }
 
+/* How long a call may take: 10 s, or TIMREF_TEST_WAIT_SECONDS (slow runs: valgrind). */
+static int wait_seconds(void) {
+    const char* s = getenv("TIMREF_TEST_WAIT_SECONDS");
+    int n = s ? atoi(s) : 0;
+    return n > 0 ? n : 10;
+}
+
 int th_wait(th_call* c) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += 10;
+    ts.tv_sec += wait_seconds();
     pthread_mutex_lock(&c->mu);
     while (!c->fired) {
         if (pthread_cond_timedwait(&c->cv, &c->mu, &ts) == ETIMEDOUT) break;

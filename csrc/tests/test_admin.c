@@ -179,7 +179,7 @@ static void test_portrait_set(void) {
     ADMIN_FAIL(PSET, "{\"From_Account\":\"m2\",\"ProfileItem\":[{\"Tag\":\"Tag_Profile_IM_Nick\",\"Value\":\"Changed\"},"
                      "{\"Tag\":\"Tag_Profile_IM_Gender\",\"Value\":\"Gender_Type_Bad\"}]}");
     ADMIN_FAIL(PSET, "{\"From_Account\":\"m2\",\"ProfileItem\":[{\"Tag\":\"Tag_Profile_IM_Nick\",\"Value\":5}]}");
-    ADMIN_FAIL(PSET, "{\"From_Account\":\"m2\",\"ProfileItem\":[{\"Tag\":\"Tag_Profile_Custom_bad1\",\"Value\":\"x\"}]}");
+    ADMIN_FAIL(PSET, "{\"From_Account\":\"m2\",\"ProfileItem\":[{\"Tag\":\"Tag_Profile_Custom_bad-1\",\"Value\":\"x\"}]}");
     ADMIN_FAIL(PSET, "{\"From_Account\":\"m2\",\"ProfileItem\":[{\"Tag\":\"Tag_Profile_IM_Level\",\"Value\":-1}]}");
     char* n501 = tu_repeat('n', 501);
     char* body = tu_dump(json_pack("{s:s,s:[{s:s,s:s}]}", "From_Account", "m2", "ProfileItem", "Tag",

@@ -970,6 +970,64 @@ static void test_login_state_and_time(void) {
     json_decref(other);
 }
 
+/* ---------------------------------------------------------------------------
+ * TIMRefGetLastError: each refusal says why, on the refusing thread only
+ * ------------------------------------------------------------------------- */
+
+#define REASON_HAS(text) \
+    th_check(strstr(TIMRefGetLastError(), (text)) != NULL, __FILE__, __LINE__, "reason names the cause", \
+             "want \"%s\" in \"%s\"", (text), TIMRefGetLastError())
+
+static void* refuse_elsewhere(void* unused) {
+    (void)unused;
+    th_call* c = tu_run(TIMGetUserStatus, "{\"not\": \"an array\"}");
+    CHECK_INT(c->code, TIM_ERR_JSON);
+    th_call_free(c);
+    REASON_HAS("expected a JSON array, got an object");
+    return NULL;
+}
+
+static void test_last_error(void) {
+    CHECK(TIMRefGetLastError() != NULL);
+    th_call* c = tu_run(TIMProfileGetUserProfileList, NULL);
+    CHECK_INT(c->code, TIM_ERR_PARAM);
+    th_call_free(c);
+    REASON_HAS("the JSON argument is NULL");
+    c = tu_run(TIMSetSelfStatus, "");
+    CHECK_INT(c->code, TIM_ERR_PARAM);
+    th_call_free(c);
+    REASON_HAS("the JSON argument is \"\"");
+    c = tu_run(TIMProfileModifySelfUserProfile, "{\"user_profile_item_nick_name\":}");
+    CHECK_INT(c->code, TIM_ERR_JSON);
+    th_call_free(c);
+    REASON_HAS("not valid JSON");
+    REASON_HAS("line 1, column");
+    c = tu_run(TIMProfileModifySelfUserProfile, "{\"a\":1,\"a\":2}");
+    th_call_free(c);
+    REASON_HAS("duplicate");
+    c = tu_run(TIMSubscribeUserStatus, "{}");
+    th_call_free(c);
+    REASON_HAS("expected a JSON array, got an object");
+    c = tu_login(NULL, "sig");
+    th_call_free(c);
+    REASON_HAS("user_id is NULL");
+    c = tu_admin("", "{}");
+    th_call_free(c);
+    REASON_HAS("api is");
+    /* a call that succeeds leaves the reason as it was */
+    TU_EXPECT(TIMUnsubscribeUserStatus, NULL, 0, NULL);
+    REASON_HAS("api is");
+    /* another thread's refusal is its own */
+    pthread_t t;
+    CHECK_INT(pthread_create(&t, NULL, refuse_elsewhere, NULL), 0);
+    pthread_join(t, NULL);
+    REASON_HAS("api is");
+    /* TIMInit's reasons reach the caller, whichever thread runs the init */
+    CHECK_INT(TIMInit(APPID, "{\"timref_config_device_name\": 7}"), TIM_SUCC); /* initialized: no change */
+    CHECK_INT(TIMInit(APPID, "not json"), TIM_ERR_JSON);
+    REASON_HAS("TIMInit config: not valid JSON");
+}
+
 int main(void) {
     /* before TIMInit */
     CHECK(TIMGetSDKVersion() != NULL);
@@ -982,6 +1040,7 @@ int main(void) {
     test_login_state_and_time();
     test_inputs_copied();
     test_null_and_empty();
+    test_last_error();
     test_json_rules();
     test_depth();
     test_size_limit();

@@ -751,7 +751,7 @@ static void test_custom_counts(void) {
     AREFUSE(PSET, "{\"From_Account\":\"me\",\"ProfileItem\":[{\"Tag\":\"Tag_Profile_Custom_Extra\",\"Value\":\"v\"}]}",
             6017, "at most 20");
     /* bad custom keys */
-    static const char* const bad_keys[] = {"", "Tag_Profile_Custom_", "toolongkey", "a1", "a b", "a\\tb", "\\u00e9",
+    static const char* const bad_keys[] = {"", "Tag_Profile_Custom_", "toolongkey", "a-1", "a b", "a\\tb", "\\u00e9",
                                            SQL1, SQL2, "Tag_Profile_Custom_" SQL2, "Tag_Profile_IM_Nick"};
     for (size_t i = 0; i < sizeof bad_keys / sizeof *bad_keys; i++) {
         char arg[256];
@@ -884,6 +884,12 @@ static void test_sql_as_data(void) {
  * TIMInit: hostile configs leave the library uninitialized; the store intact
  * ------------------------------------------------------------------------- */
 
+/* The refusal's reason (TIMRefGetLastError) names its cause. */
+static void expect_reason_at(int line, const char* text) {
+    th_check(strstr(TIMRefGetLastError(), text) != NULL, __FILE__, line, "TIMInit says why",
+             "want \"%s\" in \"%s\"", text, TIMRefGetLastError());
+}
+
 static void expect_uninitialized_at(int line) {
     th_call* c = tu_run(TIMGetUserStatus, "[\"me\"]");
     th_check(c->code == 6013, __FILE__, line, "still not initialized", "code %d", (int)c->code);
@@ -914,11 +920,16 @@ static void test_init_configs(void) {
     static const char* const bad_json[] = {"not json", "{", "[]", "1", "{\"a\":1,\"a\":2}",
                                            "{\"sdk_config_config_file_path\":\"a\\u0000b\"}",
                                            "{\"timref_config_device_name\":\"\xc3\"}"};
+    static const char* const bad_json_why[] = {"not valid JSON", "not valid JSON", "expected a JSON object",
+                                               "not valid JSON", "duplicate", "\\u0000", "UTF-8"};
     for (size_t i = 0; i < sizeof bad_json / sizeof *bad_json; i++) {
         CHECK_INT(TIMInit(APPID, bad_json[i]), TIM_ERR_JSON);
+        expect_reason_at(__LINE__, "TIMInit config: ");
+        expect_reason_at(__LINE__, bad_json_why[i]);
         expect_uninitialized_at(__LINE__);
     }
     CHECK_INT(TIMInit(APPID, deep), TIM_ERR_JSON);
+    expect_reason_at(__LINE__, "nested deeper than 64");
     expect_uninitialized_at(__LINE__);
     free(deep);
     /* wrong types at every key, bad device names, bad custom keys */
@@ -938,6 +949,7 @@ static void test_init_configs(void) {
             int rc = TIMInit(APPID, cfg);
             th_check(rc == TIM_ERR_PARAM, __FILE__, __LINE__, "TIMInit wrong type", "%s -> %d", cfg, rc);
             if (rc == TIM_SUCC) TIMUninit();
+            else expect_reason_at(__LINE__, keys[k]);
             expect_uninitialized_at(__LINE__);
         }
     }
@@ -946,8 +958,13 @@ static void test_init_configs(void) {
         "{\"timref_config_device_name\":\"123456789012345678901234567890123\"}",
         "{\"timref_config_custom_profile_keys\":[\"bad key\"]}", "{\"timref_config_custom_profile_keys\":[1]}",
         "{\"timref_config_custom_profile_keys\":[\"" SQL1 "\"]}"};
+    static const char* const bad_values_why[] = {
+        "timref_config_device_name must be", "timref_config_device_name must be",
+        "timref_config_device_name must be", "timref_config_custom_profile_keys[0] is not a custom key",
+        "timref_config_custom_profile_keys[0]", "timref_config_custom_profile_keys[0]"};
     for (size_t i = 0; i < sizeof bad_values / sizeof *bad_values; i++) {
         CHECK_INT(TIMInit(APPID, bad_values[i]), TIM_ERR_PARAM);
+        expect_reason_at(__LINE__, bad_values_why[i]);
         expect_uninitialized_at(__LINE__);
     }
     /* a file where the directory should be, a path through a file */
@@ -959,9 +976,11 @@ static void test_init_configs(void) {
         if (fd >= 0) close(fd);
         snprintf(cfg, sizeof cfg, "{\"sdk_config_config_file_path\":\"%s\"}", path);
         CHECK_INT(TIMInit(APPID, cfg), TIM_ERR_PARAM);
+        expect_reason_at(__LINE__, "afile is not a directory");
         expect_uninitialized_at(__LINE__);
         snprintf(cfg, sizeof cfg, "{\"sdk_config_config_file_path\":\"%s/sub\"}", path);
         CHECK_INT(TIMInit(APPID, cfg), TIM_ERR_PARAM);
+        expect_reason_at(__LINE__, "Not a directory");
         expect_uninitialized_at(__LINE__);
     }
 

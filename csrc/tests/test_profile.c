@@ -410,10 +410,14 @@ static void test_modify_types_and_ranges(void) {
 }
 
 static void test_custom_keys(void) {
-    static const char* good[] = {"a", "abcdefgh", "ABCdefXY", "Tag_Profile_Custom_xyz", "Tag_Profile_Custom_Qwertyui"};
+    /* letters, digits and underscores (the vendor's own sample uses Test1 and Test2) */
+    static const char* good[] = {"a", "abcdefgh", "ABCdefXY", "Tag_Profile_Custom_xyz", "Tag_Profile_Custom_Qwertyui",
+                                 "Test1", "Tag_Profile_Custom_Test2", "a_b", "_", "12345678", "A_1_b2"};
     static const char* good_full[] = {"Tag_Profile_Custom_a", "Tag_Profile_Custom_abcdefgh",
                                       "Tag_Profile_Custom_ABCdefXY", "Tag_Profile_Custom_xyz",
-                                      "Tag_Profile_Custom_Qwertyui"};
+                                      "Tag_Profile_Custom_Qwertyui", "Tag_Profile_Custom_Test1",
+                                      "Tag_Profile_Custom_Test2", "Tag_Profile_Custom_a_b", "Tag_Profile_Custom__",
+                                      "Tag_Profile_Custom_12345678", "Tag_Profile_Custom_A_1_b2"};
     for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
         char* s = custom1(good[i], "v1");
         MOD_OK(s);
@@ -423,9 +427,10 @@ static void test_custom_keys(void) {
         th_check(v && !strcmp(v, "v1"), __FILE__, __LINE__, "custom key stored with prefix", "%s", good_full[i]);
         json_decref(p);
     }
-    static const char* bad[] = {"",      "abcdefghi", "ab1",         "a_b",
+    static const char* bad[] = {"",      "abcdefghi", "ab-1",        "a.b",  "Test 1", "a$",
                                 "a b",   "Tag_Profile_Custom_", "Tag_Profile_Custom_abcdefghi",
-                                "Tag_Profile_IM_Nick", "caf\xc3\xa9", "Tag_Profile_Custom_a1", "tag_profile_custom_abc"};
+                                "Tag_Profile_IM_Nick", "caf\xc3\xa9", "Tag_Profile_Custom_a-1", "tag_profile_custom_abc",
+                                "Tag_Profile_Custom_123456789"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         char* s = custom1(bad[i], "v");
         json_t* before = my_profile();
@@ -478,7 +483,7 @@ static void test_custom_keys(void) {
     }
     CHECK(sorted);
     CHECK(prefixed);
-    CHECK_INT(json_array_size(arr), 6);
+    CHECK_INT(json_array_size(arr), 12); /* the good keys above, and "big" */
     json_decref(p);
 }
 
@@ -549,7 +554,7 @@ static void test_all_or_nothing(void) {
                "user_profile_item_gender");
     MOD_REJECT("{\"user_profile_item_gender\":2,\"user_profile_item_level\":-5}", 40605, "user_profile_item_level");
     MOD_REJECT("{\"user_profile_item_nick_name\":\"Changed\",\"" CUSTOM "\":[{\"" CKEY "\":\"okkey\",\"" CVAL
-               "\":\"v\"},{\"" CKEY "\":\"bad1\",\"" CVAL "\":\"v\"}]}",
+               "\":\"v\"},{\"" CKEY "\":\"bad-1\",\"" CVAL "\":\"v\"}]}",
                9001, NULL);
     MOD_REJECT("{\"" CUSTOM "\":[{\"" CKEY "\":\"okkey\",\"" CVAL "\":\"v\"}],\"user_profile_item_role\":\"x\"}",
                40610, "user_profile_item_role");
@@ -730,8 +735,8 @@ static void test_allowed_keys(void) {
     MOD_REJECT_ANY("{\"" CUSTOM "\":[{\"" CKEY "\":\"color\",\"" CVAL "\":\"blue\"},{\"" CKEY "\":\"weight\",\"" CVAL
                    "\":\"9\"}]}",
                    40009, "weight", CKEY);
-    s = custom1("bad1", "x");
-    MOD_REJECT_ANY(s, 9001, "bad1", CKEY);
+    s = custom1("bad-1", "x");
+    MOD_REJECT_ANY(s, 9001, "bad-1", CKEY);
     free(s);
     json_t* p = my_profile();
     CHECK_STR(custom_value(p, "Tag_Profile_Custom_color"), "red");
