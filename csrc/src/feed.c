@@ -52,8 +52,18 @@ typedef struct ev_list {
     bool oom;
 } ev_list;
 
+/* A snapshot as stored is passed on to callbacks only if it is a JSON object (a store file
+ * written by something else must not feed them garbage). */
+static bool snapshot_ok(const char* data) {
+    json_t* j = json_loads(data, JSON_REJECT_DUPLICATES, NULL);
+    bool ok = json_is_object(j);
+    json_decref(j);
+    return ok;
+}
+
 static void collect(void* arg, int type, const char* id, const char* origin, const char* data) {
     ev_list* l = arg;
+    if (data && !snapshot_ok(data)) data = NULL; /* dropped: as if the account were gone */
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 16;
         ev* v = realloc(l->v, cap * sizeof *v);

@@ -47,6 +47,12 @@ th_call* th_call_new(void) {
 
 void th_call_free(th_call* c) {
     if (!c) return;
+    pthread_mutex_lock(&c->mu);
+    int fired = c->fired;
+    pthread_mutex_unlock(&c->mu);
+    /* A call that timed out (a failure already counted) may still call back into this record:
+     * keep it rather than free memory the library is about to write. */
+    if (!fired && c->timed_out) return;
     pthread_mutex_destroy(&c->mu);
     pthread_cond_destroy(&c->cv);
     free(c->desc);
@@ -84,6 +90,7 @@ int th_wait(th_call* c) {
         if (pthread_cond_timedwait(&c->cv, &c->mu, &ts) == ETIMEDOUT) break;
     }
     int fired = c->fired;
+    if (!fired) c->timed_out = 1;
     pthread_t t = c->thread;
     pthread_mutex_unlock(&c->mu);
     th_check(fired == 1, __FILE__, __LINE__, "callback fired once", "fired %d times", fired);

@@ -52,13 +52,15 @@ typedef struct th_call {
     char* desc;         /* copies, freed by th_call_free */
     char* json;
     pthread_t thread;   /* the thread the callback ran on */
+    int timed_out;      /* th_wait gave up: th_call_free keeps the record */
 } th_call;
 
 th_call* th_call_new(void);
 void th_call_free(th_call* c);
 /* The TIMCommCallback to pass with a th_call as user_data. */
 void th_cb(int32_t code, const char* desc, const char* json_params, const void* user_data);
-/* Wait (up to 10 s) for the callback; check it fired once, off the caller's thread. */
+/* Wait (10 s, or TIMREF_TEST_WAIT_SECONDS) for the callback; check it fired once, off the
+ * caller's thread. */
 int th_wait(th_call* c);
 
 /*

@@ -16,6 +16,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+#include <stdbool.h>
+
 #include "th_util.h"
 
 #define APPID 1406
@@ -454,6 +457,68 @@ static void test_unsafe_paths(const char* base) {
     CHECK(stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0600);
 }
 
+/* Every recorded event is a JSON array of objects (array) or one object. */
+static void check_events_well_formed(int line, tu_ev* ev, bool array) {
+    for (size_t i = 0; i < tu_ev_count(ev); i++) {
+        json_t* j = tu_ev_doc(ev, i);
+        bool ok = array ? json_is_array(j) && json_array_size(j) == 1 && json_is_object(json_array_get(j, 0))
+                        : json_is_object(j);
+        th_check(ok, __FILE__, line, "an event callback got well-formed JSON", "event %zu", i);
+        json_decref(j);
+    }
+}
+
+/* Snapshots in the store that are not JSON objects (a file written by something else) never reach
+ * a callback: they are dropped, and later events still arrive. */
+static void test_bad_snapshots(const char* dir, const char* cfg) {
+    tu_ev ev_st, ev_info, ev_self;
+    tu_ev_init(&ev_st);
+    tu_ev_init(&ev_info);
+    tu_ev_init(&ev_self);
+    CHECK_INT(TIMInit(APPID, cfg), TIM_SUCC);
+    TIMSetUserStatusChangedCallback(tu_ev_cb, &ev_st);
+    TIMSetUserInfoChangedCallback(tu_ev_cb, &ev_info);
+    TIMSetSelfInfoUpdatedCallback(tu_ev_cb, &ev_self);
+    tu_import("snap_bob");
+    TU_LOGIN_OK("snap_me");
+    TU_EXPECT(TIMSubscribeUserStatus, "[\"snap_bob\"]", 0, NULL);
+    TU_EXPECT(TIMSubscribeUserInfo, "[\"snap_bob\"]", 0, NULL);
+
+    char path[4200];
+    snprintf(path, sizeof path, "%s/timref-%d.db", dir, APPID);
+    sqlite3* db = NULL;
+    CHECK_INT(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    char* err = NULL;
+    int rc = sqlite3_exec(db,
+                          "INSERT INTO event(type, user_id, origin, data) VALUES"
+                          " (3, 'snap_bob', 'x', '{garbage'),"
+                          " (2, 'snap_bob', 'x', '[1, 2]'),"
+                          " (1, 'snap_bob', 'x', 'not json'),"
+                          " (1, 'snap_me', 'x', '{\"a\": 1, \"a\": 2}'),"
+                          " (1, 'snap_me', 'x', '\"a string\"')",
+                          NULL, NULL, &err);
+    th_check(rc == SQLITE_OK, __FILE__, __LINE__, "planted malformed snapshots", "%s", err ? err : "");
+    sqlite3_free(err);
+    sqlite3_close(db);
+
+    /* a real change after them: it arrives, and nothing malformed came before it */
+    size_t sb = tu_ev_count(&ev_st);
+    CHECK_INT(tu_set_status("snap_bob", 1, "after"), 0);
+    CHECK(tu_ev_wait(&ev_st, sb, "user_status_identifier", "snap_bob", "user_status_custom_status", "after", 0, NULL,
+                     10000) >= 0);
+    check_events_well_formed(__LINE__, &ev_st, true);
+    check_events_well_formed(__LINE__, &ev_info, true);
+    check_events_well_formed(__LINE__, &ev_self, false);
+    TIMSetUserStatusChangedCallback(NULL, NULL);
+    TIMSetUserInfoChangedCallback(NULL, NULL);
+    TIMSetSelfInfoUpdatedCallback(NULL, NULL);
+    CHECK_INT(TIMUninit(), TIM_SUCC);
+    tu_ev_free(&ev_st);
+    tu_ev_free(&ev_info);
+    tu_ev_free(&ev_self);
+}
+
 int main(int argc, char** argv) {
     if (argc >= 3) return child_main(argv[1], argv[2]);
     umask(022);
@@ -467,6 +532,7 @@ int main(int argc, char** argv) {
 
     test_persistence(dir, cfg);
     test_processes(dir, cfg, &ev_st, &ev_info);
+    test_bad_snapshots(dir, cfg);
     test_in_memory();
     test_bad_path(base);
     test_unsafe_paths(base);
