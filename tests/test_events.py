@@ -189,3 +189,45 @@ def test_no_handler_runs_after_close_nor_nested_in_one():
     assert seen["max_depth"] == 1
     assert seen["after_close"] == 0
     assert t.closed
+
+
+def test_on_as_a_decorator(alice):
+    seen = []
+
+    @alice.on(EVENT.PROFILE_UPDATED)
+    def changed(event):
+        seen.append(event.data[0].nick)
+
+    assert callable(changed) and changed.__name__ == "changed"  # the function, unchanged
+    alice.update_my_profile(nick="deco").result(T)
+    assert seen == ["deco"]
+    changed(Event(EVENT.PROFILE_UPDATED, [alice.get_my_profile().result(T)]))  # still callable directly
+    assert seen == ["deco", "deco"]
+    alice.off(EVENT.PROFILE_UPDATED, changed)
+    alice.update_my_profile(nick="off").result(T)
+    assert seen == ["deco", "deco"]
+    # the two-argument form returns the handler too
+    assert alice.on(EVENT.PROFILE_UPDATED, seen.append) == seen.append
+    with pytest.raises(ValueError, match="event"):
+        alice.on("onNope")  # checked when the decorator is made
+    with pytest.raises(TypeError, match="handler must be callable"):
+        alice.on(EVENT.PROFILE_UPDATED)("not callable")
+
+
+async def test_on_as_a_decorator_async(atim):
+    import asyncio
+
+    await atim.login("alice", "sig")
+    seen = []
+
+    @atim.on(EVENT.PROFILE_UPDATED)
+    async def changed(event):
+        seen.append(event.data[0].nick)
+
+    assert asyncio.iscoroutinefunction(changed)
+    await atim.update_my_profile(nick="deco")
+    for _ in range(100):
+        if seen:
+            break
+        await asyncio.sleep(0.01)
+    assert seen == ["deco"]

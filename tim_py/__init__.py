@@ -11,7 +11,9 @@ build of the C interface, such as a vendor ``libImSDK.so``.
 """
 from __future__ import annotations
 
-from .client import TIM, Future
+from typing import TYPE_CHECKING, Any
+
+from .client import TIM, EventIterator, Future
 from .errors import (
     AdminError,
     CallInterrupted,
@@ -45,10 +47,13 @@ from .types import (
 )
 from .usersig import gen_user_sig
 
+if TYPE_CHECKING:
+    from .aio import AsyncTIM
+
 __version__ = "1.0.0"
 
 __all__ = [
-    "TIM", "AsyncTIM", "Future", "gen_user_sig",
+    "TIM", "AsyncTIM", "Future", "EventIterator", "gen_user_sig",
     "Profile", "UserStatus", "CustomField", "Event",
     "Gender", "AllowType", "ForbidType", "UserStatusType", "LoginStatus", "TYPES", "EVENT",
     "TIMError", "NotInitializedError", "NotLoggedInError", "InvalidParameterError",
@@ -58,7 +63,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):  # tim_py.AsyncTIM without importing asyncio up front
+def __getattr__(name: str) -> Any:  # tim_py.AsyncTIM without importing asyncio up front
     if name == "AsyncTIM":
         from .aio import AsyncTIM
 

@@ -26,7 +26,7 @@ import itertools
 import logging
 import os
 import threading
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Dict, Optional, Tuple
 
 import orjson
 
@@ -42,13 +42,18 @@ KIND_USER_INFO = lib.TP_KIND_USER_INFO
 
 #: token -> (future, decoder or None).  Tokens only increase, so a late
 #: completion can never be taken for another call's.
-registry: dict = {}
+registry: Dict[int, Tuple[Any, Optional[Callable[[Any], Any]]]] = {}
 next_token = itertools.count(1).__next__
 
 # What resolving a future may raise when nobody wants the result any more:
 # a cancelled future (InvalidStateError) or an asyncio future whose loop has
 # closed (RuntimeError from call_soon).
-_GONE = (concurrent.futures.InvalidStateError, asyncio.InvalidStateError, RuntimeError)
+_GONE = GONE = (concurrent.futures.InvalidStateError, asyncio.InvalidStateError, RuntimeError)
+
+
+def STEP(data: Any) -> Any:  # pragma: no cover - never called: drain() tests for it by identity
+    """The decoder of a call whose success leaves its future to the call queued behind it."""
+    raise AssertionError("STEP is a marker")
 
 _loads = orjson.loads
 _unpack = ffi.unpack
@@ -70,7 +75,7 @@ def _error(item: Any) -> BaseException:
 def drain(on_event: Optional[Callable[[int, bytes], None]]) -> int:
     """Take every queued completion and event and deliver them; returns how many."""
     pp = ffi.new("tp_item **")
-    n = lib.tp_drain(pp)
+    n: int = lib.tp_drain(pp)
     if not n:
         return 0
     first = item = pp[0]
@@ -80,7 +85,14 @@ def drain(on_event: Optional[Callable[[int, bytes], None]]) -> int:
                 entry = _pop(item.token, None)
                 if entry is not None:
                     fut, decode = entry
-                    if item.code == 0:
+                    if item.code != 0:
+                        try:
+                            fut.set_exception(_error(item))
+                        except _GONE:
+                            pass
+                    elif decode is STEP:
+                        pass  # the call queued behind this one resolves fut (_Core._then)
+                    else:
                         try:
                             if decode is None:
                                 value = None
@@ -89,7 +101,6 @@ def drain(on_event: Optional[Callable[[int, bytes], None]]) -> int:
                             else:
                                 value = decode(None)
                         except Exception as e:  # a result we cannot read: say so
-                            value = None
                             try:
                                 fut.set_exception(e)
                             except _GONE:
@@ -99,11 +110,6 @@ def drain(on_event: Optional[Callable[[int, bytes], None]]) -> int:
                                 fut.set_result(value)
                             except _GONE:
                                 pass
-                    else:
-                        try:
-                            fut.set_exception(_error(item))
-                        except _GONE:
-                            pass
             elif on_event is not None:
                 try:
                     on_event(item.kind, _unpack(item.json, item.json_len))

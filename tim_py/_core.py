@@ -5,20 +5,43 @@ for a wrong type, ValueError for a bad value, naming the argument), builds the
 C JSON with orjson from precomputed key maps, registers the call and makes it,
 and raises at the call when the C function refuses it.  The subclasses only
 say what a call returns (``_new_future``) and how completions are delivered
-(a dispatcher thread, or the event loop).
+(a dispatcher thread, or the event loop); ``_EventQueue`` is the bounded,
+filtered queue behind both clients' ``events()``.
+
+The methods here are typed ``-> Any``: what a call returns depends on the
+client, so ``TIM`` and ``AsyncTIM`` restate their signatures for type checkers
+only (``if TYPE_CHECKING:``), at no cost at run time.
 """
 from __future__ import annotations
 
+import collections
 import logging
 import os
 import threading
 import weakref
-from typing import Any, Callable, Dict, Iterable, Optional, Sequence, Tuple
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Callable,
+    Deque,
+    Dict,
+    FrozenSet,
+    Iterable,
+    List,
+    Mapping,
+    NamedTuple,
+    Optional,
+    Sequence,
+    Tuple,
+    TypeVar,
+    Union,
+    overload,
+)
 
 import orjson
 
 from . import _bridge
-from ._bridge import next_token, registry
+from ._bridge import STEP, next_token, registry
 from ._ffi import ffi, lib
 from .errors import CallInterrupted, NotInitializedError, error_for, error_for_return
 from .types import (
@@ -33,10 +56,16 @@ from .types import (
     ForbidType,
     Gender,
     LoginStatus,
+    Options,
+    Profile,
     profile_from_json,
     profiles_from_json,
     statuses_from_json,
 )
+
+if TYPE_CHECKING:
+    from .admin import Admin
+    from .lowlevel import Raw
 
 log = logging.getLogger("tim_py")
 
@@ -62,11 +91,11 @@ def check_str(name: str, value: Any) -> str:
 
 def check_c_str(name: str, value: Any) -> bytes:
     """A str passed to C as ``const char*``: UTF-8, no NUL inside."""
-    check_str(name, value)
-    if "\x00" in value:
+    text = check_str(name, value)
+    if "\x00" in text:
         raise ValueError(f"{name} must not contain NUL characters")
     try:
-        return value.encode("utf-8")
+        return text.encode("utf-8")
     except UnicodeEncodeError as e:
         raise ValueError(f"{name} is not encodable as UTF-8: {e.reason}") from None
 
@@ -98,7 +127,7 @@ def check_enum(name: str, value: Any, names: Dict[str, Any], enum_cls: Any) -> i
         ) from None
 
 
-def check_id_list(name: str, value: Any) -> list:
+def check_id_list(name: str, value: Any) -> List[str]:
     """A list (or tuple) of str; its contents are the library's to judge (codes 7003, 40002...)."""
     if not isinstance(value, (list, tuple)):
         raise TypeError(f"{name} must be a list of str, got {type_name(value)}")
@@ -110,7 +139,8 @@ def check_id_list(name: str, value: Any) -> list:
 
 def last_error() -> str:
     """Why the library refused this thread's last call outright ("" when it cannot say)."""
-    return ffi.string(lib.tp_TIMRefGetLastError()).decode("utf-8", "replace")
+    text: str = ffi.string(lib.tp_TIMRefGetLastError()).decode("utf-8", "replace")
+    return text
 
 
 def dumps(name: str, value: Any) -> bytes:
@@ -120,7 +150,7 @@ def dumps(name: str, value: Any) -> bytes:
         raise ValueError(f"{name} cannot be sent as JSON: {e}") from None
 
 
-def check_custom_fields(name: str, value: Any) -> list:
+def check_custom_fields(name: str, value: Any) -> List[Dict[str, str]]:
     """``profile_custom_field``: a list of {"key", "value"} (or CustomField) -> C entries."""
     if not isinstance(value, (list, tuple)):
         raise TypeError(f"{name} must be a list of {{'key': str, 'value': str}}, got {type_name(value)}")
@@ -148,48 +178,112 @@ def check_custom_fields(name: str, value: Any) -> list:
     return out
 
 
-# Web SDK field name -> (C item key, checker)
-def _str_field(key: str) -> Tuple[str, Callable[[str, Any], Any]]:
-    return key, check_str
+class ProfileField(NamedTuple):
+    """One profile field: its Web SDK name, its C item key, and the checker of its value
+    (``check(name_given, value)`` -> the value for C, or TypeError / ValueError)."""
+
+    web: str
+    key: str
+    check: Callable[[str, Any], Any]
 
 
-def _uint_field(key: str, hi: int = UINT32_MAX) -> Tuple[str, Callable[[str, Any], Any]]:
-    return key, lambda name, v: check_uint(name, v, 0, hi)
+def _str_field(web: str, key: str) -> ProfileField:
+    return ProfileField(web, key, check_str)
 
 
-def _enum_field(key: str, names: Dict[str, Any], cls: Any) -> Tuple[str, Callable[[str, Any], Any]]:
-    return key, lambda name, v: check_enum(name, v, names, cls)
+def _uint_field(web: str, key: str, hi: int = UINT32_MAX) -> ProfileField:
+    return ProfileField(web, key, lambda name, v: check_uint(name, v, 0, hi))
 
 
-PROFILE_FIELDS: Dict[str, Tuple[str, Callable[[str, Any], Any]]] = {
-    "nick": _str_field("user_profile_item_nick_name"),
-    "avatar": _str_field("user_profile_item_face_url"),
-    "gender": _enum_field("user_profile_item_gender", GENDER_NAMES, Gender),
-    "self_signature": _str_field("user_profile_item_self_signature"),
-    "allow_type": _enum_field("user_profile_item_add_permission", ALLOW_TYPE_NAMES, AllowType),
-    "birthday": _uint_field("user_profile_item_birthday"),
-    "location": _str_field("user_profile_item_location"),
-    "language": _uint_field("user_profile_item_language"),
-    "message_settings": _uint_field("user_profile_item_message_settings", 1),
-    "admin_forbid_type": _enum_field("user_profile_item_admin_forbid_type", FORBID_TYPE_NAMES, ForbidType),
-    "level": _uint_field("user_profile_item_level"),
-    "role": _uint_field("user_profile_item_role"),
-    "profile_custom_field": ("user_profile_item_custom_string_array", check_custom_fields),
+def _enum_field(web: str, key: str, names: Dict[str, Any], cls: Any) -> ProfileField:
+    return ProfileField(web, key, lambda name, v: check_enum(name, v, names, cls))
+
+
+#: Profile fields: our name -> ProfileField(the Web SDK's name, the C item key, checker).
+#: Both names are accepted wherever fields are given.
+PROFILE_FIELDS: Dict[str, ProfileField] = {
+    "nick": _str_field("nick", "user_profile_item_nick_name"),
+    "avatar": _str_field("avatar", "user_profile_item_face_url"),
+    "gender": _enum_field("gender", "user_profile_item_gender", GENDER_NAMES, Gender),
+    "self_signature": _str_field("selfSignature", "user_profile_item_self_signature"),
+    "allow_type": _enum_field("allowType", "user_profile_item_add_permission", ALLOW_TYPE_NAMES, AllowType),
+    "birthday": _uint_field("birthday", "user_profile_item_birthday"),
+    "location": _str_field("location", "user_profile_item_location"),
+    "language": _uint_field("language", "user_profile_item_language"),
+    "message_settings": _uint_field("messageSettings", "user_profile_item_message_settings", 1),
+    "admin_forbid_type": _enum_field("adminForbidType", "user_profile_item_admin_forbid_type",
+                                     FORBID_TYPE_NAMES, ForbidType),
+    "level": _uint_field("level", "user_profile_item_level"),
+    "role": _uint_field("role", "user_profile_item_role"),
+    "profile_custom_field": ProfileField("profileCustomField", "user_profile_item_custom_string_array",
+                                         check_custom_fields),
 }
 
+#: Either name -> our name.
+PROFILE_FIELD_NAMES: Dict[str, str] = {
+    **{n: n for n in PROFILE_FIELDS}, **{f.web: n for n, f in PROFILE_FIELDS.items()}}
 
-def profile_items(fields: Dict[str, Any], what: str = "update_my_profile()") -> dict:
-    """Web SDK field names -> the C UserProfileItem object."""
+_FIELD_LIST = ", ".join(n if f.web == n else f"{n} ({f.web})" for n, f in PROFILE_FIELDS.items())
+_C_KEYS = {name: (PROFILE_FIELDS[n].key, PROFILE_FIELDS[n].check) for name, n in PROFILE_FIELD_NAMES.items()}
+
+
+def profile_items(fields: Mapping[str, Any], what: str = "update_my_profile()") -> Dict[str, Any]:
+    """Profile fields (either name) -> the C UserProfileItem object."""
     out = {}
     for name, value in fields.items():
-        spec = PROFILE_FIELDS.get(name)
+        spec = _C_KEYS.get(name)
         if spec is None:
-            raise TypeError(
-                f"{what} got an unexpected field {name!r}; fields are {', '.join(PROFILE_FIELDS)}"
-            )
+            raise TypeError(f"{what} got an unexpected field {name!r}; fields are {_FIELD_LIST}")
         key, check = spec
         out[key] = check(name, value)
+    if len(out) != len(fields):  # both names of one field
+        seen: Dict[str, str] = {}
+        for name in fields:
+            ours = PROFILE_FIELD_NAMES[name]
+            if ours in seen:
+                raise TypeError(f"{what} got both {seen[ours]!r} and {name!r}, which are the same field")
+            seen[ours] = name
     return out
+
+
+_ABSENT: Any = object()
+
+
+def option(what: str, options: Mapping[Any, Any], web: str, name: str,
+           default: Any = _ABSENT) -> Tuple[str, Any]:
+    """The one entry of a Web SDK options object such as ``{"userIDList": [...]}``.
+
+    ``web`` is the Web SDK's key, ``name`` ours (also accepted); returns (the key
+    given, its value), or (``web``, ``default``) when the object is empty.  An
+    unknown key is refused like an unknown keyword argument (TypeError).
+    """
+    for k in options:
+        if k != web and k != name:
+            raise TypeError(f"{what} got an unexpected option {k!r}; its options object takes {web!r}")
+    if len(options) > 1:
+        raise TypeError(f"{what} got both {web!r} and {name!r}, which are the same option")
+    if not options:
+        if default is _ABSENT:
+            raise TypeError(f"{what} needs {web!r} in its options object")
+        return web, default
+    [(key, value)] = options.items()
+    return key, value
+
+
+def _ids_option(what: str, options: Mapping[Any, Any]) -> List[str]:
+    """``{"userIDList": [...]}`` -> the checked list."""
+    return check_id_list(*option(what, options, "userIDList", "user_id_list"))
+
+
+def _optional_ids(what: str, value: Any) -> Any:
+    """The argument of the unsubscribe functions: NULL (everyone) or a JSON list."""
+    if value is not None and type(value) is not list and isinstance(value, dict):
+        name, value = option(what, value, "userIDList", "user_id_list", None)
+    else:
+        name = "user_id_list"
+    if value is None:
+        return ffi.NULL
+    return dumps(name, check_id_list(name, value))
 
 
 # ---------------------------------------------------------------------------
@@ -197,7 +291,7 @@ def profile_items(fields: Dict[str, Any], what: str = "update_my_profile()") -> 
 # ---------------------------------------------------------------------------
 
 
-def _first_profile(data: Any) -> Any:
+def _first_profile(data: Any) -> Profile:
     if not data:
         raise error_for(40003, "the logged-in user's account does not exist")
     return profile_from_json(data[0])
@@ -209,11 +303,49 @@ def _first_profile(data: Any) -> Any:
 
 _KEY_PROFILE_IDS = "friendship_getprofilelist_param_identifier_array"
 
+_H = TypeVar("_H", bound=Callable[[Event], Any])
+
+
+class _EventQueue:
+    """What ``TIM.events()`` and ``AsyncTIM.events()`` share: a bounded queue of the
+    events named (the oldest dropped and counted in ``dropped`` when it is full),
+    ended when the client closes.  Subclasses wait for it (``_wake``)."""
+
+    def __init__(self, client: "_Core", names: FrozenSet[str], maxsize: int) -> None:
+        self._client = client
+        self._names = names
+        self._queue: Deque[Event] = collections.deque(maxlen=maxsize)
+        self._ended = False
+        self.dropped = 0
+
+    def _put(self, event: Event) -> None:
+        if self._ended or event.name not in self._names:
+            return
+        q = self._queue
+        if len(q) == q.maxlen:
+            self.dropped += 1
+        q.append(event)
+        self._wake()
+
+    def _end(self) -> None:
+        self._ended = True
+        self._wake()
+
+    def _wake(self) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _close(self) -> None:
+        """End the stream and stop feeding it."""
+        self._end()
+        self._client._remove_stream(self)
+
 
 class _Core:
     """Shared by TIM and AsyncTIM: arguments, JSON, the C call, events, close."""
 
     _closed = True  # until __init__ succeeds
+    admin: "Admin"
+    raw: "Raw"
 
     def __init__(
         self,
@@ -256,7 +388,9 @@ class _Core:
         self.sdk_app_id = sdk_app_id
         self.data_dir = config.get("sdk_config_config_file_path")
         self._handlers: Dict[str, Tuple[Callable[[Event], Any], ...]] = {n: () for n in EVENT_NAMES}
-        self._streams: "weakref.WeakSet[Any]" = weakref.WeakSet()
+        # Replaced, never changed in place: the dispatcher iterates it while another
+        # thread may add a stream (events()).
+        self._streams: "weakref.WeakSet[_EventQueue]" = weakref.WeakSet()
         self._close_lock = threading.Lock()
 
         _bridge.acquire(self, library)
@@ -301,7 +435,8 @@ class _Core:
 
     # ---- the call ---------------------------------------------------------------
 
-    def _call(self, cfunc: Any, args: tuple, decode: Optional[Callable[[Any], Any]], name: str) -> Any:
+    def _call(self, cfunc: Any, args: Tuple[Any, ...], decode: Optional[Callable[[Any], Any]],
+              name: str) -> Any:
         if self._closed:
             raise NotInitializedError(6013, "the client is closed")
         fut = self._new_future()
@@ -312,13 +447,37 @@ class _Core:
             registry.pop(token, None)
             raise error_for_return(rc, name, last_error())
         if self._closed:  # closed while we were calling: close() may have missed this one
-            entry = registry.pop(token, None)
-            if entry is not None:
-                try:
-                    fut.set_exception(CallInterrupted(7009, "the client was closed during the call"))
-                except Exception:
-                    pass
+            self._interrupted(token)
         return fut
+
+    def _then(self, fut: Any, cfunc: Any, args: Tuple[Any, ...], decode: Callable[[Any], Any],
+              name: str) -> None:
+        """Queue a second C call that resolves ``fut`` (a call made with decode=STEP).
+
+        The library runs calls in order, so the second one runs right after the
+        first; if the first fails, its error resolves ``fut`` and the second's
+        result is dropped.
+        """
+        token = next_token()
+        registry[token] = (fut, decode)
+        rc = cfunc(*args, token)
+        if rc:
+            registry.pop(token, None)
+            try:
+                fut.set_exception(error_for_return(rc, name, last_error()))
+            except _bridge.GONE:
+                pass
+        elif self._closed:
+            self._interrupted(token)
+
+    @staticmethod
+    def _interrupted(token: int) -> None:
+        entry = registry.pop(token, None)
+        if entry is not None:
+            try:
+                entry[0].set_exception(CallInterrupted(7009, "the client was closed during the call"))
+            except Exception:
+                pass
 
     # ---- login ------------------------------------------------------------------
 
@@ -337,19 +496,22 @@ class _Core:
         """The logged-in user ID, "" when logged out."""
         buf = ffi.new("char[]", 256)
         lib.tp_TIMGetLoginUserID(buf)
-        return ffi.string(buf).decode("utf-8", "replace")
+        text: str = ffi.string(buf).decode("utf-8", "replace")
+        return text
 
     @property
     def login_status(self) -> LoginStatus:
+        """A LoginStatus (a value the enum does not know, from another library, as a plain int)."""
         v = lib.tp_TIMGetLoginStatus()
         try:
             return LoginStatus(v)
         except ValueError:
-            return v  # type: ignore[return-value]
+            return v  # type: ignore[no-any-return]
 
     @property
     def sdk_version(self) -> str:
-        return ffi.string(lib.tp_TIMGetSDKVersion()).decode("utf-8", "replace")
+        text: str = ffi.string(lib.tp_TIMGetSDKVersion()).decode("utf-8", "replace")
+        return text
 
     @property
     def server_time(self) -> int:
@@ -366,79 +528,142 @@ class _Core:
 
     # ---- profiles -----------------------------------------------------------------
 
+    def _my_profile_arg(self) -> bytes:
+        me = self.login_user_id if not self._closed else ""
+        return _dumps({_KEY_PROFILE_IDS: [me] if me else []})
+
     def get_my_profile(self) -> Any:
         """The logged-in user's Profile."""
-        me = self.login_user_id if not self._closed else ""
-        ids = [me] if me else []
-        return self._call(lib.tp_TIMProfileGetUserProfileList,
-                          (_dumps({_KEY_PROFILE_IDS: ids}),), _first_profile,
+        return self._call(lib.tp_TIMProfileGetUserProfileList, (self._my_profile_arg(),), _first_profile,
                           "TIMProfileGetUserProfileList")
 
-    def get_user_profile(self, user_id_list: Sequence[str]) -> Any:
-        """Profiles of the users in ``user_id_list`` (unknown accounts are left out)."""
-        ids = check_id_list("user_id_list", user_id_list)
+    def get_user_profile(self, user_id_list: Union[Sequence[str], Options]) -> Any:
+        """Profiles of the users in ``user_id_list`` (unknown accounts are left out).
+
+        Also takes the Web SDK's options object, ``{"userIDList": [...]}``.
+        """
+        ids = (_ids_option("get_user_profile()", user_id_list)
+               if type(user_id_list) is not list and isinstance(user_id_list, dict)
+               else check_id_list("user_id_list", user_id_list))
         return self._call(lib.tp_TIMProfileGetUserProfileList,
                           (dumps("user_id_list", {_KEY_PROFILE_IDS: ids}),), profiles_from_json,
                           "TIMProfileGetUserProfileList")
 
-    def update_my_profile(self, **fields: Any) -> Any:
-        """Change fields of your profile, all or nothing (Web SDK names: nick, avatar, gender, ...)."""
+    def update_my_profile(self, options: Optional[Options] = None, /, **fields: Any) -> Any:
+        """Change fields of your profile, all or nothing.
+
+        Give the fields as keywords (``nick="Alice", self_signature="hi"``) or as the
+        Web SDK's options object, passed as it is (``{"nick": "Alice", "selfSignature":
+        "hi"}``), not both (TypeError).  Either way a field may be named the Web
+        SDK's way (selfSignature, allowType, messageSettings, adminForbidType,
+        profileCustomField) or ours (self_signature, ...); an unknown name raises
+        TypeError.  See ``PROFILE_FIELDS``.  Resolves to your new ``Profile``, as the
+        Web SDK's updateMyProfile does.
+        """
+        if options is not None:
+            if not isinstance(options, dict):
+                raise TypeError(
+                    f"update_my_profile() takes a dict of fields (the Web SDK's options object), "
+                    f"got {type_name(options)}")
+            if fields:
+                raise TypeError("update_my_profile() takes the fields either as one options object "
+                                f"or as keywords, not both (got {', '.join(fields)} beside the object)")
+            fields = options
         items = profile_items(fields)
-        return self._call(lib.tp_TIMProfileModifySelfUserProfile,
-                          (dumps("fields", items),), None, "TIMProfileModifySelfUserProfile")
+        fut = self._call(lib.tp_TIMProfileModifySelfUserProfile,
+                         (dumps("fields", items),), STEP, "TIMProfileModifySelfUserProfile")
+        # Like the Web SDK's updateMyProfile, resolve to the new profile: read right behind the change.
+        self._then(fut, lib.tp_TIMProfileGetUserProfileList, (self._my_profile_arg(),), _first_profile,
+                   "TIMProfileGetUserProfileList")
+        return fut
 
     # ---- status ---------------------------------------------------------------------
 
-    def get_user_status(self, user_id_list: Sequence[str]) -> Any:
-        """UserStatus of the users in ``user_id_list`` (your own ID allowed)."""
-        ids = check_id_list("user_id_list", user_id_list)
+    def get_user_status(self, user_id_list: Union[Sequence[str], Options]) -> Any:
+        """UserStatus of the users in ``user_id_list`` (your own ID allowed), or ``{"userIDList": [...]}``."""
+        ids = (_ids_option("get_user_status()", user_id_list)
+               if type(user_id_list) is not list and isinstance(user_id_list, dict)
+               else check_id_list("user_id_list", user_id_list))
         return self._call(lib.tp_TIMGetUserStatus, (dumps("user_id_list", ids),),
                           statuses_from_json, "TIMGetUserStatus")
 
-    def set_self_status(self, custom_status: str) -> Any:
-        """Set your custom status (at most 100 bytes; "" clears it)."""
-        check_str("custom_status", custom_status)
+    def set_self_status(self, custom_status: Union[str, Options]) -> Any:
+        """Set your custom status (at most 100 bytes; "" clears it), or ``{"customStatus": "..."}``."""
+        name = "custom_status"
+        if type(custom_status) is not str and isinstance(custom_status, dict):
+            name, custom_status = option("set_self_status()", custom_status, "customStatus", name)
+        check_str(name, custom_status)
         return self._call(lib.tp_TIMSetSelfStatus,
-                          (dumps("custom_status", {"user_status_custom_status": custom_status}),),
+                          (dumps(name, {"user_status_custom_status": custom_status}),),
                           None, "TIMSetSelfStatus")
 
-    def subscribe_user_status(self, user_id_list: Sequence[str]) -> Any:
-        """Receive EVENT.USER_STATUS_UPDATED for these users (at most 200 are kept)."""
-        ids = check_id_list("user_id_list", user_id_list)
+    def subscribe_user_status(self, user_id_list: Union[Sequence[str], Options]) -> Any:
+        """Receive EVENT.USER_STATUS_UPDATED for these users (at most 200 are kept).
+
+        Also takes ``{"userIDList": [...]}``.
+        """
+        ids = (_ids_option("subscribe_user_status()", user_id_list)
+               if type(user_id_list) is not list and isinstance(user_id_list, dict)
+               else check_id_list("user_id_list", user_id_list))
         return self._call(lib.tp_TIMSubscribeUserStatus, (dumps("user_id_list", ids),), None,
                           "TIMSubscribeUserStatus")
 
-    def unsubscribe_user_status(self, user_id_list: Optional[Sequence[str]] = None) -> Any:
-        """Stop status events for these users; None (the default) for everyone."""
-        if user_id_list is None:
-            arg = ffi.NULL
-        else:
-            arg = dumps("user_id_list", check_id_list("user_id_list", user_id_list))
-        return self._call(lib.tp_TIMUnsubscribeUserStatus, (arg,), None, "TIMUnsubscribeUserStatus")
+    def unsubscribe_user_status(self, user_id_list: Union[Sequence[str], Options, None] = None) -> Any:
+        """Stop status events for these users; None (the default), [] or ``{}`` for everyone.
 
-    def subscribe_user_info(self, user_id_list: Sequence[str]) -> Any:
-        """Receive EVENT.PROFILE_UPDATED when these users change their profile."""
-        ids = check_id_list("user_id_list", user_id_list)
+        Also takes ``{"userIDList": [...]}``.
+        """
+        return self._call(lib.tp_TIMUnsubscribeUserStatus,
+                          (_optional_ids("unsubscribe_user_status()", user_id_list),), None,
+                          "TIMUnsubscribeUserStatus")
+
+    def subscribe_user_info(self, user_id_list: Union[Sequence[str], Options]) -> Any:
+        """Receive EVENT.PROFILE_UPDATED when these users change their profile.
+
+        Also takes ``{"userIDList": [...]}``.
+        """
+        ids = (_ids_option("subscribe_user_info()", user_id_list)
+               if type(user_id_list) is not list and isinstance(user_id_list, dict)
+               else check_id_list("user_id_list", user_id_list))
         return self._call(lib.tp_TIMSubscribeUserInfo, (dumps("user_id_list", ids),), None,
                           "TIMSubscribeUserInfo")
 
-    def unsubscribe_user_info(self, user_id_list: Optional[Sequence[str]] = None) -> Any:
-        """Stop profile events for these users; None (the default) for everyone."""
-        if user_id_list is None:
-            arg = ffi.NULL
-        else:
-            arg = dumps("user_id_list", check_id_list("user_id_list", user_id_list))
-        return self._call(lib.tp_TIMUnsubscribeUserInfo, (arg,), None, "TIMUnsubscribeUserInfo")
+    def unsubscribe_user_info(self, user_id_list: Union[Sequence[str], Options, None] = None) -> Any:
+        """Stop profile events for these users; None (the default), [] or ``{}`` for everyone.
+
+        Also takes ``{"userIDList": [...]}``.
+        """
+        return self._call(lib.tp_TIMUnsubscribeUserInfo,
+                          (_optional_ids("unsubscribe_user_info()", user_id_list),), None,
+                          "TIMUnsubscribeUserInfo")
 
     # ---- events ------------------------------------------------------------------------
 
-    def on(self, event: str, handler: Callable[[Event], Any]) -> None:
+    @overload
+    def on(self, event: str) -> Callable[[_H], _H]: ...
+
+    @overload
+    def on(self, event: str, handler: _H) -> _H: ...
+
+    def on(self, event: str, handler: Optional[_H] = None) -> Any:
         """Call ``handler(event)`` for each ``event`` (an EVENT value); handlers run on
-        tim_py's dispatcher thread (TIM) or the event loop (AsyncTIM)."""
+        tim_py's dispatcher thread (TIM) or the event loop (AsyncTIM).
+
+        Returns ``handler``.  Without one, a decorator that registers the function
+        it decorates and returns it unchanged::
+
+            @tim.on(EVENT.PROFILE_UPDATED)
+            def changed(event): ...
+        """
         self._check_event(event)
+        if handler is None:
+            def register(func: _H) -> _H:
+                return self.on(event, func)
+            return register
         if not callable(handler):
             raise TypeError(f"handler must be callable, got {type_name(handler)}")
         self._handlers[event] = self._handlers[event] + (handler,)
+        return handler
 
     def off(self, event: str, handler: Optional[Callable[[Event], Any]] = None) -> None:
         """Remove ``handler`` from ``event`` (every handler of it when None)."""
@@ -460,6 +685,30 @@ class _Core:
         if event not in EVENT_NAMES:
             raise ValueError(f"event must be one of {sorted(EVENT_NAMES)}, got {event!r}")
 
+    def _event_names(self, names: Tuple[str, ...], maxsize: int) -> FrozenSet[str]:
+        """Check the arguments of ``events()``; the names it delivers."""
+        for n in names:
+            self._check_event(n)
+        check_uint("maxsize", maxsize, 1, 1 << 30)
+        if self._closed:
+            raise NotInitializedError(6013, "the client is closed")
+        return frozenset(names) if names else EVENT_NAMES
+
+    def _add_stream(self, stream: _EventQueue) -> None:
+        with self._close_lock:
+            streams = weakref.WeakSet(self._streams)
+            streams.add(stream)
+            self._streams = streams
+            closed = self._closed
+        if closed:  # closed since events() checked: close() may not have seen it
+            stream._end()
+
+    def _remove_stream(self, stream: _EventQueue) -> None:
+        with self._close_lock:
+            streams = weakref.WeakSet(self._streams)
+            streams.discard(stream)
+            self._streams = streams
+
     def _on_event(self, kind: int, raw: bytes) -> None:
         if self._closed:
             # After close() no handler runs; also, a handler that closes the client is not
@@ -471,10 +720,8 @@ class _Core:
         if not handlers and not streams:
             return
         data = orjson.loads(raw) if raw else None
-        if name == EVENT.USER_STATUS_UPDATED:
-            event = Event(name, statuses_from_json(data))
-        else:
-            event = Event(name, profiles_from_json(data))
+        event = Event(name, statuses_from_json(data) if name == EVENT.USER_STATUS_UPDATED
+                      else profiles_from_json(data))
         for s in streams:
             s._put(event)
         for h in handlers:

@@ -1,4 +1,8 @@
-"""The compiled module, imported in one place (see build_ffi.py)."""
-from ._tim import ffi, lib  # noqa: F401
+"""The compiled module, imported in one place (see build_ffi.py).
+
+cffi builds ``_tim`` without type information: ``ffi`` and ``lib`` are ``Any``
+to a type checker.
+"""
+from ._tim import ffi, lib  # type: ignore[import-not-found]  # noqa: F401
 
 __all__ = ["ffi", "lib"]

@@ -9,9 +9,10 @@ Like every other method they return a future (``TIM``) or an awaitable
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ._core import (
+    PROFILE_FIELD_NAMES,
     PROFILE_FIELDS,
     check_c_str,
     check_custom_fields,
@@ -36,7 +37,8 @@ from .types import (
 
 __all__ = ["Admin", "FIELD_TAGS"]
 
-#: Web SDK field name -> REST profile tag
+#: Profile field name -> REST profile tag (the Web SDK's camelCase names are
+#: accepted too, through PROFILE_FIELD_NAMES)
 FIELD_TAGS = {
     "nick": "Tag_Profile_IM_Nick",
     "avatar": "Tag_Profile_IM_Image",
@@ -51,7 +53,7 @@ FIELD_TAGS = {
     "message_settings": "Tag_Profile_IM_MsgSettings",
     "admin_forbid_type": "Tag_Profile_IM_AdminForbidType",
 }
-_ENUM_FROM_REST = {
+_ENUM_FROM_REST: Dict[str, Tuple[Dict[str, Any], Any]] = {
     "gender": (GENDER_NAMES, Gender),
     "allow_type": (ALLOW_TYPE_NAMES, AllowType),
     "admin_forbid_type": (FORBID_TYPE_NAMES, ForbidType),
@@ -66,7 +68,7 @@ def _none(data: Any) -> None:
     return None
 
 
-def _fail_accounts(data: Any) -> list:
+def _fail_accounts(data: Any) -> List[str]:
     return list((data or {}).get("FailAccounts", []))
 
 
@@ -128,16 +130,17 @@ class Admin:
     def get_portrait(self, user_ids: Sequence[str], tags: Sequence[str]) -> Any:
         """Read profile tags of users; resolves to {user_id: {tag: value}} for existing accounts.
 
-        ``tags`` holds REST tags ("Tag_Profile_IM_Nick", "Tag_Profile_Custom_Hobby") or Web SDK
-        field names ("nick", "gender"); the answer uses the names asked.  Enum fields asked by
+        ``tags`` holds REST tags ("Tag_Profile_IM_Nick", "Tag_Profile_Custom_Hobby") or profile
+        field names ("nick", "gender", "selfSignature"); the answer uses the names asked.  Enum fields asked by
         field name come back as enums (Gender...), by tag as the REST strings.
         """
         ids = check_id_list("user_ids", user_ids)
         names = check_id_list("tags", tags)
-        rest = [FIELD_TAGS.get(n, n) for n in names]
-        back: Dict[str, list] = {}
-        for tag, n in zip(rest, names):
-            back.setdefault(tag, []).append(n)
+        ours = [PROFILE_FIELD_NAMES.get(n, n) for n in names]
+        rest = [FIELD_TAGS.get(n, n) for n in ours]
+        back: Dict[str, List[Tuple[str, str]]] = {}  # tag -> [(name asked, our name)]
+        for tag, n, o in zip(rest, names, ours):
+            back.setdefault(tag, []).append((n, o))
 
         def decode(data: Any) -> Dict[str, Dict[str, Any]]:
             out: Dict[str, Dict[str, Any]] = {}
@@ -147,9 +150,9 @@ class Admin:
                 values: Dict[str, Any] = {}
                 for item in user.get("ProfileItem", []):
                     tag = item.get("Tag")
-                    for name in back.get(tag, (tag,)):
+                    for name, our in back.get(tag, ((tag, tag),)):
                         value = item.get("Value")
-                        conv = _ENUM_FROM_REST.get(name)
+                        conv = _ENUM_FROM_REST.get(our)
                         if conv is not None and isinstance(value, str) and value in conv[0]:
                             value = conv[0][value]
                         values[name] = value
@@ -161,12 +164,13 @@ class Admin:
     def set_portrait(self, user_id: str, tags: Optional[Dict[str, Any]] = None, **fields: Any) -> Any:
         """Set profile fields of ``user_id`` as its server would, all or nothing.
 
-        Give Web SDK field names as keyword arguments (``nick="Bob", gender=TYPES.GENDER_MALE,
+        Give profile fields as keyword arguments (``nick="Bob", gender=TYPES.GENDER_MALE,
         profile_custom_field=[{"key": "Hobby", "value": "chess"}]``) and/or raw REST tags in
-        ``tags`` (``{"Tag_Profile_IM_Nick": "Bob"}``).  Subscribers are notified.
+        ``tags`` (``{"Tag_Profile_IM_Nick": "Bob"}``); a field may also be named the Web SDK's
+        way (``selfSignature=...``).  Subscribers are notified.
         """
         check_str("user_id", user_id)
-        items = []
+        items: List[Dict[str, Any]] = []
         if tags is not None:
             if not isinstance(tags, dict):
                 raise TypeError(f"tags must be a dict of tag -> value, got {type_name(tags)}")
@@ -174,20 +178,20 @@ class Admin:
                 check_str("tags key", tag)
                 items.append({"Tag": tag, "Value": value})
         for name, value in fields.items():
-            if name == "profile_custom_field":
+            our = PROFILE_FIELD_NAMES.get(name)
+            if our == "profile_custom_field":
                 for entry in check_custom_fields(name, value):
                     key = entry["user_profile_custom_string_info_key"]
                     if not key.startswith(CUSTOM_PREFIX):
                         key = CUSTOM_PREFIX + key
                     items.append({"Tag": key, "Value": entry["user_profile_custom_string_info_value"]})
                 continue
-            tag = FIELD_TAGS.get(name)
-            if tag is None:
+            field_tag = FIELD_TAGS.get(our) if our is not None else None
+            if our is None or field_tag is None:
                 raise TypeError(
                     f"set_portrait() got an unexpected field {name!r}; fields are {', '.join(PROFILE_FIELDS)}"
                 )
-            _key, check = PROFILE_FIELDS[name]
-            items.append({"Tag": tag, "Value": check(name, value)})
+            items.append({"Tag": field_tag, "Value": PROFILE_FIELDS[our].check(name, value)})
         if not items:
             raise ValueError("set_portrait() needs at least one field or tag")
         return self._send("v4/profile/portrait_set", {"From_Account": user_id, "ProfileItem": items}, _none)

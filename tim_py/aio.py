@@ -9,17 +9,34 @@ come from that loop.
 from __future__ import annotations
 
 import asyncio
-import collections
 import inspect
 import os
 import threading
-from typing import Any, Deque, Optional, Set
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Callable,
+    Dict,
+    FrozenSet,
+    List,
+    Literal,
+    Optional,
+    Sequence,
+    Set,
+    Union,
+    overload,
+)
 
 from ._bridge import drain, fail_pending
-from ._core import _Core, check_uint
+from ._core import _Core, _EventQueue
 from ._ffi import lib
 from .errors import CallInterrupted
-from .types import EVENT_NAMES, Event
+from .types import Event
+
+if TYPE_CHECKING:
+    from .admin import Admin
+    from .lowlevel import Raw
+    from .types import Options, Profile, UserStatus
 
 __all__ = ["AsyncTIM", "EventStream"]
 
@@ -27,33 +44,18 @@ _get_running_loop = asyncio.get_running_loop
 _get_ident = threading.get_ident
 
 
-class EventStream:
-    """An async iterator of ``Event`` with a bounded queue.
+class EventStream(_EventQueue):
+    """An async iterator of ``Event`` with a bounded queue (``AsyncTIM.events()``).
 
     When more than ``maxsize`` events wait, the oldest are dropped and counted
     in ``dropped``.  The stream ends when the client closes or on ``aclose()``.
     """
 
-    def __init__(self, client: "AsyncTIM", names: frozenset, maxsize: int) -> None:
-        self._client = client
-        self._names = names
-        self._queue: Deque[Event] = collections.deque(maxlen=maxsize)
-        self._waiter: Optional[asyncio.Future] = None
-        self._ended = False
-        self.dropped = 0
+    _client: "AsyncTIM"
 
-    def _put(self, event: Event) -> None:
-        if self._ended or event.name not in self._names:
-            return
-        q = self._queue
-        if len(q) == q.maxlen:
-            self.dropped += 1
-        q.append(event)
-        self._wake()
-
-    def _end(self) -> None:
-        self._ended = True
-        self._wake()
+    def __init__(self, client: "AsyncTIM", names: FrozenSet[str], maxsize: int) -> None:
+        super().__init__(client, names, maxsize)
+        self._waiter: Optional[asyncio.Future[None]] = None
 
     def _wake(self) -> None:
         w = self._waiter
@@ -80,8 +82,7 @@ class EventStream:
                 self._waiter = None
 
     async def aclose(self) -> None:
-        self._end()
-        self._client._streams.discard(self)
+        self._close()
 
     async def __aenter__(self) -> "EventStream":
         return self
@@ -104,7 +105,7 @@ class AsyncTIM(_Core):
 
     def _start(self) -> None:
         self._fd = lib.tp_eventfd()
-        self._tasks: Set[asyncio.Task] = set()
+        self._tasks: Set[asyncio.Task[Any]] = set()
         try:
             loop = _get_running_loop()
         except RuntimeError:
@@ -128,7 +129,7 @@ class AsyncTIM(_Core):
             self._bind(loop)
         return loop
 
-    def _new_future(self) -> asyncio.Future:
+    def _new_future(self) -> asyncio.Future[Any]:
         loop = self._loop
         # The common case, the bound loop calling from its own thread, without
         # get_running_loop() (which costs a getpid() system call per call).
@@ -155,7 +156,7 @@ class AsyncTIM(_Core):
     def _drain(self) -> None:
         drain(self._on_event)
 
-    def _deliver(self, handler: Any, event: Event) -> None:
+    def _deliver(self, handler: Callable[[Event], Any], event: Event) -> None:
         r = handler(event)
         if inspect.isawaitable(r):
             task = asyncio.ensure_future(r)
@@ -223,13 +224,56 @@ class AsyncTIM(_Core):
         most ``maxsize`` events wait; beyond that the oldest are dropped (see
         ``EventStream.dropped``).
         """
-        for n in names:
-            self._check_event(n)
-        check_uint("maxsize", maxsize, 1, 1 << 30)
-        if self._closed:
-            from .errors import NotInitializedError
-
-            raise NotInitializedError(6013, "the client is closed")
-        stream = EventStream(self, frozenset(names) if names else EVENT_NAMES, maxsize)
-        self._streams.add(stream)
+        stream = EventStream(self, self._event_names(names, maxsize), maxsize)
+        self._add_stream(stream)
         return stream
+
+    # What each method returns, for type checkers (the methods are _Core's).
+    if TYPE_CHECKING:
+        admin: _AsyncAdmin
+        raw: _AsyncRaw
+
+        def login(self, user_id: str, user_sig: str) -> asyncio.Future[None]: ...
+        def logout(self) -> asyncio.Future[None]: ...
+        def get_my_profile(self) -> asyncio.Future[Profile]: ...
+        def get_user_profile(
+            self, user_id_list: Union[Sequence[str], Options]) -> asyncio.Future[List[Profile]]: ...
+        def update_my_profile(
+            self, options: Optional[Options] = None, /, **fields: Any) -> asyncio.Future[Profile]: ...
+        def get_user_status(
+            self, user_id_list: Union[Sequence[str], Options]) -> asyncio.Future[List[UserStatus]]: ...
+        def set_self_status(self, custom_status: Union[str, Options]) -> asyncio.Future[None]: ...
+        def subscribe_user_status(self, user_id_list: Union[Sequence[str], Options]) -> asyncio.Future[None]: ...
+        def unsubscribe_user_status(
+            self, user_id_list: Union[Sequence[str], Options, None] = None) -> asyncio.Future[None]: ...
+        def subscribe_user_info(self, user_id_list: Union[Sequence[str], Options]) -> asyncio.Future[None]: ...
+        def unsubscribe_user_info(
+            self, user_id_list: Union[Sequence[str], Options, None] = None) -> asyncio.Future[None]: ...
+
+
+if TYPE_CHECKING:
+    class _AsyncAdmin(Admin):
+        def request(self, api: str, body: Dict[str, Any]) -> asyncio.Future[Dict[str, Any]]: ...
+        def import_account(self, user_id: str, nick: Optional[str] = None,
+                           avatar: Optional[str] = None) -> asyncio.Future[None]: ...
+        def import_accounts(self, user_ids: Sequence[str]) -> asyncio.Future[List[str]]: ...
+        def delete_accounts(self, user_ids: Sequence[str]) -> asyncio.Future[Dict[str, int]]: ...
+        def get_portrait(self, user_ids: Sequence[str],
+                         tags: Sequence[str]) -> asyncio.Future[Dict[str, Dict[str, Any]]]: ...
+        def set_portrait(self, user_id: str, tags: Optional[Dict[str, Any]] = None,
+                         **fields: Any) -> asyncio.Future[None]: ...
+        def query_online_status(self, user_ids: Sequence[str]) -> asyncio.Future[Dict[str, str]]: ...
+        def set_user_status(self, user_id: str, status_type: Any,
+                            custom_status: Optional[str] = None) -> asyncio.Future[None]: ...
+
+    class _AsyncRaw(Raw):
+        # The synchronous functions return their value, the others an awaitable future.
+        @overload
+        def call(  # type: ignore[overload-overlap]
+            self, name: Literal["TIMGetSDKVersion", "TIMGetLoginUserID"]) -> str: ...
+        @overload
+        def call(  # type: ignore[overload-overlap]
+            self, name: Literal["TIMGetServerTime", "TIMGetLoginStatus"]) -> int: ...
+        @overload
+        def call(self, name: str, *args: Any) -> asyncio.Future[Any]: ...
+        def call(self, name: str, *args: Any) -> Any: ...

@@ -4,32 +4,54 @@ Completions are delivered by one daemon thread that tim_py owns (the
 dispatcher); event handlers run on it too, never on the C library's logic
 thread.  Do not block on another call's result inside a handler or a future's
 done-callback: they run on the dispatcher, which would then wait for itself
-(``result()`` raises RuntimeError there instead of hanging).
+(``result()`` raises RuntimeError there instead of hanging).  ``events()`` is
+a blocking iterator of events, for a thread of the program's own.
 """
 from __future__ import annotations
 
 import concurrent.futures
+import math
 import threading
-from typing import Any, Optional
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Dict,
+    FrozenSet,
+    List,
+    Literal,
+    Optional,
+    Sequence,
+    TypeVar,
+    Union,
+    overload,
+)
 
 from ._bridge import Dispatcher, drain
-from ._core import _Core
+from ._core import _Core, _EventQueue, type_name
+from .types import Event
 
-__all__ = ["TIM", "Future"]
+if TYPE_CHECKING:
+    from .admin import Admin
+    from .lowlevel import Raw
+    from .types import Options, Profile, UserStatus
 
-_dispatcher_ident: list = [None]
+__all__ = ["TIM", "Future", "EventIterator"]
+
+_T = TypeVar("_T")
+
+_dispatcher_ident: List[Optional[int]] = [None]
 _get_ident = threading.get_ident
 
+_DEADLOCK = ("waiting for a tim_py result on the dispatcher thread (inside an event handler or "
+             "a done-callback) would deadlock; use add_done_callback instead")
 
-class Future(concurrent.futures.Future):
+
+class Future(concurrent.futures.Future[_T]):
     """A ``concurrent.futures.Future`` that refuses to deadlock its own dispatcher."""
 
-    def result(self, timeout: Optional[float] = None) -> Any:
+    def result(self, timeout: Optional[float] = None) -> _T:
         if _get_ident() == _dispatcher_ident[0] and not self.done():
-            raise RuntimeError(
-                "waiting for a tim_py result on the dispatcher thread (inside an event handler or "
-                "a done-callback) would deadlock; use add_done_callback instead"
-            )
+            raise RuntimeError(_DEADLOCK)
         return super().result(timeout)
 
     def cancel(self) -> bool:
@@ -42,12 +64,68 @@ class Future(concurrent.futures.Future):
         self.set_running_or_notify_cancel()
         return True
 
-    def exception(self, timeout: Optional[float] = None) -> Any:
+    def exception(self, timeout: Optional[float] = None) -> Optional[BaseException]:
         if _get_ident() == _dispatcher_ident[0] and not self.done():
             raise RuntimeError(
                 "waiting for a tim_py result on the dispatcher thread would deadlock"
             )
         return super().exception(timeout)
+
+
+class EventIterator(_EventQueue):
+    """A blocking iterator of ``Event`` with a bounded queue (``TIM.events()``).
+
+    When more than ``maxsize`` events wait, the oldest are dropped and counted
+    in ``dropped``.  Iteration ends (StopIteration: the ``for`` loop ends) when
+    the client closes, after ``close()``, or when no event came within
+    ``timeout`` seconds; after a timeout the iterator still collects events, and
+    iterating it again goes on with them.  ``with tim.events() as events:``
+    closes it on exit.
+    """
+
+    def __init__(self, client: "TIM", names: FrozenSet[str], maxsize: int,
+                 timeout: Optional[float]) -> None:
+        super().__init__(client, names, maxsize)
+        self.timeout = timeout
+        self._cond = threading.Condition(threading.Lock())
+
+    def _put(self, event: Event) -> None:
+        with self._cond:
+            super()._put(event)
+
+    def _end(self) -> None:
+        with self._cond:
+            super()._end()
+
+    def _wake(self) -> None:  # with the lock held
+        self._cond.notify_all()
+
+    def _ready(self) -> bool:
+        return bool(self._queue) or self._ended
+
+    def __iter__(self) -> "EventIterator":
+        return self
+
+    def __next__(self) -> Event:
+        with self._cond:
+            if not self._queue and not self._ended:
+                if _get_ident() == _dispatcher_ident[0]:
+                    raise RuntimeError("waiting for an event on the dispatcher thread (inside an "
+                                       "event handler or a done-callback) would deadlock")
+                self._cond.wait_for(self._ready, self.timeout)
+            if self._queue:
+                return self._queue.popleft()
+        raise StopIteration
+
+    def close(self) -> None:
+        """Stop collecting events: those already collected still come, then the iteration ends."""
+        self._close()
+
+    def __enter__(self) -> "EventIterator":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._close()
 
 
 class TIM(_Core):
@@ -88,3 +166,70 @@ class TIM(_Core):
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+    def events(self, *names: str, maxsize: int = 1024, timeout: Optional[float] = None) -> EventIterator:
+        """A blocking iterator of events (all of them, or only ``names``).
+
+        ``for event in tim.events(timeout=5): ...`` -- the iterator is registered
+        when this is called, so events after this point are not missed.  At most
+        ``maxsize`` events wait; beyond that the oldest are dropped (see
+        ``EventIterator.dropped``).  The iteration ends (``next()`` raises
+        StopIteration: the ``for`` loop ends) when the client closes, or when no
+        event arrives within ``timeout`` seconds (None: wait for ever); after a
+        timeout, iterating again goes on with the events that arrived since.
+        """
+        if timeout is not None:
+            if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+                raise TypeError(f"timeout must be a number of seconds or None, got {type_name(timeout)}")
+            if not timeout >= 0 or math.isinf(timeout):
+                raise ValueError(f"timeout must be a finite number of seconds >= 0, got {timeout}")
+        stream = EventIterator(self, self._event_names(names, maxsize), maxsize, timeout)
+        self._add_stream(stream)
+        return stream
+
+    # What each method returns, for type checkers (the methods are _Core's).
+    if TYPE_CHECKING:
+        admin: _FutureAdmin
+        raw: _FutureRaw
+
+        def login(self, user_id: str, user_sig: str) -> Future[None]: ...
+        def logout(self) -> Future[None]: ...
+        def get_my_profile(self) -> Future[Profile]: ...
+        def get_user_profile(self, user_id_list: Union[Sequence[str], Options]) -> Future[List[Profile]]: ...
+        def update_my_profile(self, options: Optional[Options] = None, /, **fields: Any) -> Future[Profile]: ...
+        def get_user_status(self, user_id_list: Union[Sequence[str], Options]) -> Future[List[UserStatus]]: ...
+        def set_self_status(self, custom_status: Union[str, Options]) -> Future[None]: ...
+        def subscribe_user_status(self, user_id_list: Union[Sequence[str], Options]) -> Future[None]: ...
+        def unsubscribe_user_status(
+            self, user_id_list: Union[Sequence[str], Options, None] = None) -> Future[None]: ...
+        def subscribe_user_info(self, user_id_list: Union[Sequence[str], Options]) -> Future[None]: ...
+        def unsubscribe_user_info(
+            self, user_id_list: Union[Sequence[str], Options, None] = None) -> Future[None]: ...
+
+
+if TYPE_CHECKING:
+    class _FutureAdmin(Admin):
+        def request(self, api: str, body: Dict[str, Any]) -> Future[Dict[str, Any]]: ...
+        def import_account(self, user_id: str, nick: Optional[str] = None,
+                           avatar: Optional[str] = None) -> Future[None]: ...
+        def import_accounts(self, user_ids: Sequence[str]) -> Future[List[str]]: ...
+        def delete_accounts(self, user_ids: Sequence[str]) -> Future[Dict[str, int]]: ...
+        def get_portrait(self, user_ids: Sequence[str],
+                         tags: Sequence[str]) -> Future[Dict[str, Dict[str, Any]]]: ...
+        def set_portrait(self, user_id: str, tags: Optional[Dict[str, Any]] = None,
+                         **fields: Any) -> Future[None]: ...
+        def query_online_status(self, user_ids: Sequence[str]) -> Future[Dict[str, str]]: ...
+        def set_user_status(self, user_id: str, status_type: Any,
+                            custom_status: Optional[str] = None) -> Future[None]: ...
+
+    class _FutureRaw(Raw):
+        # The synchronous functions return their value, the others a future.
+        @overload
+        def call(  # type: ignore[overload-overlap]
+            self, name: Literal["TIMGetSDKVersion", "TIMGetLoginUserID"]) -> str: ...
+        @overload
+        def call(  # type: ignore[overload-overlap]
+            self, name: Literal["TIMGetServerTime", "TIMGetLoginStatus"]) -> int: ...
+        @overload
+        def call(self, name: str, *args: Any) -> Future[Any]: ...
+        def call(self, name: str, *args: Any) -> Any: ...

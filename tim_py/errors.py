@@ -11,7 +11,7 @@ interrupted call an ``InterruptedError``-like ``CallInterrupted``, and the
 """
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Dict, Optional, Tuple, Type
 
 __all__ = [
     "TIMError",
@@ -60,7 +60,7 @@ class TIMError(Exception):
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.code!r}, {self.desc!r})"
 
-    def __reduce__(self):  # picklable across processes
+    def __reduce__(self) -> Tuple[Any, ...]:  # picklable across processes
         return (type(self), (self.code, self.desc, self.json))
 
 
@@ -118,7 +118,7 @@ class UnsupportedError(TIMError, NotImplementedError):
     def __init__(self, desc: str) -> None:
         super().__init__(7014, desc)
 
-    def __reduce__(self):
+    def __reduce__(self) -> Tuple[Any, ...]:
         return (type(self), (self.desc,))
 
 
@@ -128,11 +128,11 @@ class ClientOpenError(TIMError, RuntimeError):
     def __init__(self, desc: str) -> None:
         super().__init__(7014, desc)
 
-    def __reduce__(self):
+    def __reduce__(self) -> Tuple[Any, ...]:
         return (type(self), (self.desc,))
 
 
-_BY_CODE = {
+_BY_CODE: Dict[int, Type[TIMError]] = {
     6013: NotInitializedError,
     6014: NotLoggedInError,
     6017: InvalidParameterError,
@@ -150,7 +150,7 @@ _BY_CODE = {
 }
 
 
-def _class_for(code: int) -> type:
+def _class_for(code: int) -> Type[TIMError]:
     cls = _BY_CODE.get(code)
     if cls is not None:
         return cls

@@ -8,7 +8,7 @@ SDK's ``TIM.TYPES`` and ``TIM.EVENT``.
 from __future__ import annotations
 
 from enum import IntEnum
-from typing import Any, NamedTuple, Tuple
+from typing import Any, Dict, List, NamedTuple, Tuple
 
 __all__ = [
     "Gender",
@@ -23,6 +23,7 @@ __all__ = [
     "TYPES",
     "EVENT",
     "CUSTOM_PREFIX",
+    "Options",
 ]
 
 CUSTOM_PREFIX = "Tag_Profile_Custom_"
@@ -117,6 +118,10 @@ class EVENT:
 
 EVENT_NAMES = frozenset((EVENT.PROFILE_UPDATED, EVENT.USER_STATUS_UPDATED))
 
+#: A Web SDK options object, passed as it is: ``{"userIDList": [...]}``,
+#: ``{"nick": ..., "selfSignature": ...}``, ``{"customStatus": ...}``.
+Options = Dict[str, Any]
+
 
 class CustomField(NamedTuple):
     """One custom profile field; ``key`` as the library returns it (with its prefix)."""
@@ -175,7 +180,7 @@ class Event(NamedTuple):
     """
 
     name: str
-    data: list
+    data: List[Any]
 
 
 # ---------------------------------------------------------------------------
@@ -187,13 +192,13 @@ _ALLOW_BY_VALUE = {int(m): m for m in AllowType}
 _FORBID_BY_VALUE = {int(m): m for m in ForbidType}
 _STATUS_BY_VALUE = {int(m): m for m in UserStatusType}
 
-_EMPTY: tuple = ()
+_EMPTY: Tuple[Any, ...] = ()
 
 
 _new = tuple.__new__
 
 
-def profile_from_json(d: dict) -> Profile:
+def profile_from_json(d: Dict[str, Any]) -> Profile:
     g = d.get
     custom = g("user_profile_custom_string_array")
     if custom:
@@ -226,7 +231,7 @@ def profile_from_json(d: dict) -> Profile:
     ))
 
 
-def profiles_from_json(data: Any) -> list:
+def profiles_from_json(data: Any) -> List[Profile]:
     if data is None:
         return []
     if isinstance(data, dict):  # one profile (TIMSelfInfoUpdatedCallback)
@@ -234,7 +239,7 @@ def profiles_from_json(data: Any) -> list:
     return [profile_from_json(d) for d in data]
 
 
-def status_from_json(d: dict) -> UserStatus:
+def status_from_json(d: Dict[str, Any]) -> UserStatus:
     g = d.get
     st = g("user_status_status_type", 0)
     devices = g("user_status_online_devices")
@@ -246,7 +251,7 @@ def status_from_json(d: dict) -> UserStatus:
     ))
 
 
-def statuses_from_json(data: Any) -> list:
+def statuses_from_json(data: Any) -> List[UserStatus]:
     if data is None:
         return []
     if isinstance(data, dict):
