@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import re
 import signal
 import subprocess
 import sys
@@ -12,6 +13,7 @@ import time
 
 import pytest
 
+import tim_py
 from tim_py.cli import main
 
 from .conftest import APP_ID, ROOT, run_python
@@ -28,6 +30,7 @@ def _env(world, **extra) -> dict:
 
 
 def cli(world, *args: str, input: str = None, env: dict = None) -> subprocess.CompletedProcess:
+    # (an argument may hold surrogates, os.fsdecode(b"\xff"): it is passed as those bytes)
     """Run ``python -m tim_py ARGS`` with TIM_PY_DATA_DIR=world (None: unset)."""
     return subprocess.run([sys.executable, "-m", "tim_py", *args], capture_output=True, text=True,
                           input=input, timeout=T, cwd=str(ROOT), env=env or _env(world))
@@ -155,6 +158,144 @@ def test_options_before_or_after_the_command(tmp_path):
     assert jdoc(r)[0]["user_id"] == "bob"
 
 
+def test_version():
+    r = cli(None, "--version")
+    assert r.returncode == 0, r.stderr
+    version = re.escape(tim_py.__version__)
+    assert re.fullmatch(rf"tim-py {version} \(library: timref \d+\.\d+\.\d+\)\n", r.stdout), r.stdout
+    # the library named by TIM_PY_LIBRARY, or why it cannot be loaded
+    r = cli(None, "--version", env=_env(None, TIM_PY_LIBRARY="/nonexistent.so"))
+    assert r.returncode == 0 and r.stdout.startswith(f"tim-py {tim_py.__version__} (library /nonexistent.so: "
+                                                     "cannot load: ")
+
+
+def test_version_of_another_build(native_lib):
+    r = cli(None, "--version", env=_env(None, TIM_PY_LIBRARY=native_lib))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.endswith(f" from {native_lib})\n") and "(library: timref " in r.stdout
+
+
+# ---- hostile input: a message naming the bad thing, the documented exit code, never a traceback -------
+
+BAD = os.fsdecode(b"b\xffd")  # an argument whose bytes are not UTF-8 (Python holds "b\udcffd")
+APP = str(APP_ID)
+
+# (command line, exit code, what stderr must say, options: env (added), world (instead of the
+# module's), input).  {file} is a regular file, {dir} a directory.
+HOSTILE = [
+    # profile values out of range or malformed: the package's own checkers judge them
+    (["profile", "set", "bob", "--level", "-1"], 2, ["--level", "between 0 and 4294967295", "-1"], {}),
+    (["profile", "set", "bob", "--level", "99999999999"], 2, ["--level", "99999999999"], {}),
+    (["profile", "set", "bob", "--message-settings", "2"], 2, ["--message-settings", "between 0 and 1"], {}),
+    (["profile", "set", "bob", "--birthday", "-5"], 2, ["--birthday", "-5"], {}),
+    (["profile", "set", "bob", "--language", "x"], 2, ["--language", "'x'"], {}),
+    (["profile", "set", "bob", "--role", "4294967296"], 2, ["--role", "4294967296"], {}),
+    (["profile", "set", "bob", "--gender", "3"], 2, ["--gender", "unknown|male|female"], {}),
+    (["profile", "set", "bob", "--level", "1" * 5000], 2, ["--level", "(5000 characters)"], {}),
+    (["profile", "set", "bob", "--nick", "ok", "--level", "-1"], 2, ["--level"], {}),  # all or nothing
+    # text that is not UTF-8, empty IDs
+    (["profile", "set", "bob", "--nick", BAD], 2, ["--nick", "not valid UTF-8", "'b\\xffd'"], {}),
+    (["profile", "set", "bob", "--custom", "Hobby=" + BAD], 2, ["--custom Hobby", "UTF-8"], {}),
+    (["profile", "set", "bob", "--custom", BAD + "=x"], 2, ["--custom KEY", "UTF-8"], {}),
+    (["profile", "set", BAD, "--nick", "x"], 2, ["ID", "UTF-8"], {}),
+    (["profile", "show", ""], 2, ["argument ID", "must not be empty"], {}),
+    (["profile", "show", "bob", "--as", ""], 2, ["--as", "must not be empty"], {}),
+    (["status", "show", BAD], 2, ["argument ID", "UTF-8"], {}),
+    (["status", "set", "", "online"], 2, ["argument ID", "must not be empty"], {}),
+    (["status", "set", "bob", "online", "--custom", BAD], 2, ["--custom", "UTF-8"], {}),
+    (["status", "set", "tim-py-cli", "online"], 2, ["'tim-py-cli'", "--as"], {}),
+    (["user", "create", ""], 2, ["argument ID", "must not be empty"], {}),
+    (["user", "create", BAD], 2, ["argument ID", "UTF-8"], {}),
+    (["user", "create", "carol", "--nick", BAD], 2, ["--nick", "UTF-8"], {}),
+    (["user", "delete", "bob", ""], 2, ["argument ID", "must not be empty"], {}),
+    (["watch", "", "--seconds", "1"], 2, ["argument ID", "must not be empty"], {}),
+    (["watch", "bob", "--as", BAD], 2, ["--as", "UTF-8"], {}),
+    (["watch", "bob", "--seconds", "nan"], 2, ["--seconds", "'nan'"], {}),
+    (["watch", "bob", "--seconds", "-1"], 2, ["--seconds", "'-1'"], {}),
+    (["watch", "bob", "--count", "0"], 2, ["--count", "'0'"], {}),
+    # IDs the library refuses (over 32 bytes, not printable ASCII): its code, exit 1
+    (["user", "create", "a" * 33], 1, ["[70402]", "UserID"], {}),
+    (["user", "create", "h\u00e9"], 1, ["[70402]"], {}),
+    (["status", "show", "x" * 100000], 1, ["[7003]"], {}),
+    (["profile", "set", "bob", "--nick", "n" * 100000], 1, ["[40601]", "Tag_Profile_IM_Nick"], {}),
+    (["profile", "show", "bob", "--as", "a" * 33], 1, ["cannot log in as", "--as", "[7003]"], {}),
+    # the world: app id, data directory, library
+    (["--app-id", "0", "status", "show", "bob"], 2, ["--app-id", "'0'"], {}),
+    (["--app-id", "-1", "status", "show", "bob"], 2, ["--app-id", "'-1'"], {}),
+    (["--app-id", "abc", "status", "show", "bob"], 2, ["--app-id", "'abc'"], {}),
+    (["--app-id", "18446744073709551616", "status", "show", "bob"], 2, ["--app-id"], {}),
+    (["status", "show", "bob"], 2, ["TIM_PY_SDK_APP_ID", "'1_400'"], {"env": {"TIM_PY_SDK_APP_ID": "1_400"}}),
+    (["--data-dir", "{file}", "status", "show", "bob"], 2, ["--data-dir", "not a directory"], {}),
+    (["--data-dir", "{file}", "user", "create", "carol"], 2, ["--data-dir", "not a directory"], {}),
+    (["--data-dir", "", "user", "create", "carol"], 2, ["--data-dir", "must not be empty"], {}),
+    (["--data-dir", BAD, "user", "create", "carol"], 2, ["--data-dir", "UTF-8", "'b\\xffd'"], {}),
+    (["user", "create", "carol"], 2, ["TIM_PY_DATA_DIR", "UTF-8"],
+     {"world": None, "env": {"TIM_PY_DATA_DIR": BAD}}),
+    (["status", "show", "bob"], 2, ["/nonexistent.so", "No such file", "TIM_PY_LIBRARY"],
+     {"env": {"TIM_PY_LIBRARY": "/nonexistent.so"}}),
+    (["user", "create", "carol"], 2, ["{file}", "TIM_PY_LIBRARY"], {"env": {"TIM_PY_LIBRARY": "{file}"}}),
+    (["demo"], 2, ["/nonexistent.so", "TIM_PY_LIBRARY"], {"env": {"TIM_PY_LIBRARY": "/nonexistent.so"}}),
+    (["demo", "--data-dir", "{file}"], 2, ["--data-dir", "not a directory"], {}),
+    # user import
+    (["user", "import", "{dir}"], 2, ["cannot read", "Is a directory"], {}),
+    (["user", "import", "-", "--batch", "0"], 2, ["--batch", "'0'"], {"input": '{"user_id": "x"}\n'}),
+    (["user", "import", "-", "--batch", "-5"], 2, ["--batch", "'-5'"], {"input": '{"user_id": "x"}\n'}),
+    (["user", "import", "-", "--format", "csv"], 2, ["-:3: not CSV", "field larger than field limit"],
+     {"input": "user_id,nick\nc1,x\nc2," + "x" * 200000 + "\n"}),
+    # gen-usersig
+    (["gen-usersig", APP, "", "bob"], 2, ["KEY", "must not be empty"], {}),
+    (["gen-usersig", APP, BAD, "bob"], 2, ["KEY", "UTF-8"], {}),
+    (["gen-usersig", APP, "key", ""], 2, ["USER_ID", "1 to 32 printable ASCII"], {}),
+    (["gen-usersig", APP, "key", "a" * 33], 2, ["USER_ID", "1 to 32 printable ASCII"], {}),
+    (["gen-usersig", APP, "key", BAD], 2, ["USER_ID", "UTF-8"], {}),
+    (["gen-usersig", "0", "key", "bob"], 2, ["SDKAPPID", "'0'"], {}),
+    (["gen-usersig", "abc", "key", "bob"], 2, ["SDKAPPID", "'abc'"], {}),
+    (["gen-usersig", APP, "key", "bob", "--expire", "0"], 2, ["--expire", "'0'"], {}),
+    (["gen-usersig", APP, "key", "bob", "--expire", "-5"], 2, ["--expire", "'-5'"], {}),
+    (["gen-usersig", APP, "key", "bob", "--expire", str(2 ** 63)], 2, ["--expire", str(2 ** 63)], {}),
+    (["gen-usersig", APP, "key", "bob", "--userbuf", BAD], 2, ["--userbuf", "UTF-8"], {}),
+]
+
+
+@pytest.fixture(scope="module")
+def bob_world(tmp_path_factory):
+    world = tmp_path_factory.mktemp("hostile") / "world"
+    r = cli(world, "user", "create", "bob", "--nick", "Bob")
+    assert r.returncode == 0, r.stderr
+    return world
+
+
+def _files(world) -> dict:
+    return {p.name: p.read_bytes() for p in sorted(world.iterdir())}
+
+
+def _case_id(case) -> str:
+    text = " ".join(a if len(a) < 20 else f"{a[:8]}...({len(a)})" for a in case[0])
+    return text.encode("ascii", "backslashreplace").decode() + "".join(f" {k}" for k in case[3])
+
+
+@pytest.mark.parametrize("argv, code, needles, opts", HOSTILE, ids=[_case_id(c) for c in HOSTILE])
+def test_hostile_input(bob_world, tmp_path, argv, code, needles, opts):
+    a_file = tmp_path / "a-file"
+    a_file.write_text("not a directory, not a library\n")
+    paths = {"{file}": str(a_file), "{dir}": str(tmp_path)}
+    sub = lambda text: paths.get(text, text)  # noqa: E731
+    world = opts.get("world", bob_world)
+    env = _env(world, **{k: sub(v) for k, v in opts.get("env", {}).items()})
+    before = _files(bob_world)
+    r = cli(world, *map(sub, argv), env=env, input=opts.get("input"))
+    assert "Traceback" not in r.stderr, r.stderr
+    assert r.returncode == code, r.stderr
+    for needle in needles:
+        assert sub(needle) in r.stderr, (needle, r.stderr)
+    if code == 2:  # refused before anything was opened: the world is as it was, byte for byte
+        assert _files(bob_world) == before
+    # (and the bob of the world is still the bob it was)
+    if "profile" in argv and "set" in argv:
+        [p] = jdoc(cli(bob_world, "profile", "show", "bob", "--json"))
+        assert (p["nick"], p["level"]) == ("Bob", 0)
+
+
 # ---- user create / delete, profile, status -------------------------------------------------------
 
 
@@ -208,6 +349,43 @@ def test_not_found_exit_3(world):
     assert r.returncode == 3
     assert r.stdout.strip() == "deleted bob" and "no such user: ghost" in r.stderr
     assert cli(world, "status", "show", "bob").returncode == 3
+
+
+def test_status_set_prints_what_is_stored(world, children):
+    """status set reads the status back: without --custom the custom status stays as it was, and
+    its output agrees with status show's, in text and in JSON."""
+    cli(world, "user", "create", "bob")
+    r = cli(world, "status", "set", "bob", "online", "--custom", "at lunch")
+    assert (r.returncode, r.stdout, r.stderr) == (0, "bob: online (custom status 'at lunch')\n", "")
+    r = cli(world, "status", "set", "bob", "offline", "--json")
+    assert r.returncode == 0, r.stderr
+    [shown] = jdoc(cli(world, "status", "show", "bob", "--json"))
+    assert jdoc(r) == shown == {"user_id": "bob", "status": "offline", "status_type": 2,
+                                "custom_status": "at lunch", "online_devices": []}
+    r = cli(world, "status", "set", "bob", "unlogined")
+    assert r.stdout == "bob: unlogined (custom status 'at lunch')\n"
+    r = cli(world, "status", "set", "bob", "online", "--custom", "")  # '' clears it
+    assert r.stdout == "bob: online\n"
+    assert cli(world, "status", "show", "bob").stdout.split() == ["bob", "online", "devices=Linux"]
+    # a live session of bob keeps him online, whatever status set says: it reports so
+    bob = subprocess.Popen([sys.executable, "-c", BOB_STAYS, str(APP_ID), str(world)], stdin=subprocess.PIPE,
+                           stdout=subprocess.PIPE, text=True, cwd=str(ROOT))
+    children.append(bob)
+    assert bob.stdout.readline() == "logged in\n"
+    r = cli(world, "--json", "status", "set", "bob", "offline")
+    assert r.returncode == 0, r.stderr
+    assert jdoc(r)["status"] == "online" == jdoc(cli(world, "status", "show", "bob", "--json"))[0]["status"]
+    assert "note: bob is online, not offline; a live session of theirs keeps it online" in r.stderr
+    bob.communicate("", timeout=T)
+
+
+BOB_STAYS = """
+import sys, tim_py
+with tim_py.TIM(int(sys.argv[1]), sys.argv[2]) as tim:
+    tim.login("bob", "sig").result(10)
+    print("logged in", flush=True)
+    sys.stdin.read()
+"""
 
 
 def test_usage_errors_exit_2(world):
@@ -333,6 +511,61 @@ def test_import_many_in_batches(world):
     assert r.stderr == ""  # no progress bar when stderr is not a terminal
     got = jdoc(cli(world, "profile", "show", "m0", "m599", "m1199", "--json"))
     assert [p["nick"] for p in got] == ["M0", "M599", "M1199"]
+
+
+def test_import_rows_with_nul_or_out_of_range_fail_alone(world, tmp_path):
+    """A NUL in any text, a value out of its range: that row fails, the others are imported."""
+    rows = [{"user_id": "a\u0000b"}, {"user_id": "n1", "nick": "x\u0000y"},
+            {"user_id": "n2", "custom": {"Hobby": "g\u0000o"}}, {"user_id": "n3", "level": -1},
+            {"user_id": "n4", "message_settings": 2}, {"user_id": "n5", "level": 2 ** 32},
+            {"user_id": "n6", "gender": 7}, {"user_id": "ok", "nick": "Fine", "level": 4294967295}]
+    f = tmp_path / "rows.jsonl"
+    f.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    r = cli(world, "user", "import", str(f))
+    assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
+    assert r.stdout.startswith("imported 1, failed 7 (accounts: 1 created"), r.stdout
+    for line, needle in [(1, "user_id contains a NUL character"), (2, "nick contains a NUL character"),
+                         (3, "contains a NUL character"), (4, "level must be between 0 and 4294967295"),
+                         (5, "message_settings must be between 0 and 1"), (6, "level must be between"),
+                         (7, "gender")]:
+        assert re.search(rf"rows.jsonl:{line} .*{re.escape(needle)}", r.stderr), (line, needle, r.stderr)
+    [p] = jdoc(cli(world, "profile", "show", "ok", "--json"))
+    assert (p["nick"], p["level"]) == ("Fine", 4294967295)
+    r = cli(world, "status", "show", "n1", "n2", "n3", "n4", "n5", "n6")
+    assert r.returncode == 3 and "no such user: n1, n2, n3, n4, n5, n6" in r.stderr
+
+
+def test_ctrl_c_during_import_says_how_many_rows_were_committed(world, tmp_path, children):
+    """Ctrl-C: the rows in flight are answered, the rest is not sent; the count is the truth."""
+    n = 20000
+    f = tmp_path / "many.jsonl"
+    f.write_text("".join(json.dumps({"user_id": f"u{i}", "nick": f"U{i}"}) + "\n" for i in range(n)))
+    p = popen(world, "user", "import", str(f), "--batch", "200")
+    children.append(p)
+    deadline = time.monotonic() + T
+    while True:  # until the first row is in (its nick set: it was sent, so it will count)
+        r = cli(world, "profile", "show", "u0", "--json")
+        if r.returncode == 0 and json.loads(r.stdout)[0]["nick"] == "U0":
+            break
+        assert p.poll() is None, p.communicate()
+        assert time.monotonic() < deadline, "u0 never appeared"
+        time.sleep(0.05)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=T)
+    assert p.returncode == 130, err
+    m = re.fullmatch(r"tim-py: interrupted: (\d+) rows committed; (\d+) not imported, from (\S+):(\d+) on\n",
+                     err)
+    assert m, err
+    committed = int(m[1])
+    assert 0 < committed < n, "the import ended before Ctrl-C: make the file longer"
+    assert (int(m[2]), m[3], int(m[4])) == (n - committed, str(f), committed + 1)
+    assert out.startswith(f"imported {committed}, failed 0 (accounts: {committed} created, 0 updated)")
+    # exactly those rows are in, each whole: the first `committed` users, with their nick
+    r = cli(world, "profile", "show", *[f"u{i}" for i in range(n)], "--json")
+    assert r.returncode == 3
+    got = json.loads(r.stdout)
+    assert [q["user_id"] for q in got] == [f"u{i}" for i in range(committed)]
+    assert all(q["nick"] == "U" + q["user_id"][1:] for q in got)
 
 
 # ---- watch ---------------------------------------------------------------------------------------------
