@@ -3,7 +3,7 @@
 #   make test-fuzz     a short run of every target (part of `make test`)
 #   make fuzz          a longer run: FUZZ_SECONDS per target (default 600)
 # FUZZ_SMOKE_SECONDS sets the short run (default 12 s per target, two at a
-# time: about 70 s for the 11 targets).  A crash's input lands in
+# time: about 80 s for the 11 targets).  A crash's input lands in
 # build/fuzz/artifacts/; see docs/security.md.
 
 FUZZ_SECONDS ?= 600

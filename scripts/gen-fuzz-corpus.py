@@ -3,7 +3,7 @@
 
 Run again to regenerate (files are named by content hash, so nothing is
 duplicated).  Seeds are small: valid calls and near misses of every rule of
-SPEC 3.2-3.8.  Standard library only.
+docs/contract.md 3.2-3.8.  Standard library only.
 """
 from __future__ import annotations
 

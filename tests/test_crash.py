@@ -1,4 +1,4 @@
-"""SIGKILL at random moments (SPEC 3.6: every acknowledged write survives the
+"""SIGKILL at random moments (docs/contract.md 3.6: every acknowledged write survives the
 process being killed the next instant; docs/security.md).
 
 A child process writes profile updates, nick and signature set together to

@@ -1,4 +1,4 @@
-"""Several processes on one data directory (SPEC 3.6), with real subprocesses.
+"""Several processes on one data directory (docs/contract.md 3.6), with real subprocesses.
 
 The pytest process is one of the processes (a TIM client on ``tmp_path``);
 the others are small Python scripts run with ``sys.executable -c``.  Every

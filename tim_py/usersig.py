@@ -1,4 +1,4 @@
-"""UserSig (version 2) generation, with the standard library only (SPEC 3.7).
+"""UserSig (version 2) generation, with the standard library only (docs/contract.md 3.7).
 
 A UserSig is the text of a JSON object, zlib-compressed and base64-encoded
 with ``+``, ``/``, ``=`` replaced by ``*``, ``-``, ``_``.  The object's

@@ -2,7 +2,7 @@
  * fuzz_common.h - shared by the libFuzzer targets of the C API (header only).
  *
  * The targets call the public functions exactly as a program would and
- * check the callback rules of SPEC 3.2 on every input:
+ * check the callback rules of docs/contract.md 3.2 on every input:
  *   - a call that returned TIM_SUCC calls back exactly once,
  *   - a call that returned anything else never calls back,
  *   - desc and json_params are never NULL,

@@ -19,7 +19,7 @@
 #include "TIMCloud.h"
 #include "TIMRef.h"
 
-/* ---- limits (SPEC 3) ---------------------------------------------------- */
+/* ---- limits (docs/contract.md 3) ----------------------------------------- */
 #define TR_MAX_ID_LEN 32              /* identifier bytes                       */
 #define TR_MAX_JSON_LEN (1024 * 1024) /* JSON argument bytes (9522 beyond)      */
 #define TR_MAX_DEPTH 64               /* JSON nesting (TIM_ERR_JSON beyond)     */

@@ -1,6 +1,6 @@
 /*
  * usersig.c - UserSig (version 2) verification and generation.  See usersig.h
- * and SPEC 3.7.
+ * and docs/contract.md 3.7.
  *
  * Layers, outside in: url-safe base64 ('*', '-', '_' for '+', '/', '=') of a
  * zlib stream of the text of a JSON object.  The object's TLS.sig is the

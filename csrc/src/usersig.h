@@ -2,7 +2,7 @@
  * usersig.h - UserSig (version 2) verification and generation.
  *
  * A UserSig is the text of a JSON object, zlib-compressed, base64-encoded with
- * '+', '/', '=' replaced by '*', '-', '_'.  See SPEC 3.7.
+ * '+', '/', '=' replaced by '*', '-', '_'.  See docs/contract.md 3.7.
  */
 #ifndef TR_USERSIG_H
 #define TR_USERSIG_H

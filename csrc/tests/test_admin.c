@@ -1,5 +1,6 @@
 /*
- * test_admin.c - SPEC 3.8 (TIMRefAdminRequest) and docs/behaviour.md "Admin surface".
+ * test_admin.c - docs/contract.md 3.8 (TIMRefAdminRequest) and docs/behaviour.md
+ * "Admin surface".
  */
 #include <stdlib.h>
 

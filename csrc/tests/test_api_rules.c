@@ -1,6 +1,6 @@
 /*
- * test_api_rules.c - SPEC 3.2 (rules every call follows) and the parts of 3.3
- * about init/uninit, plus docs/behaviour.md "Calls and callbacks".
+ * test_api_rules.c - docs/contract.md 3.2 (rules every call follows) and the
+ * parts of 3.3 about init/uninit, plus docs/behaviour.md "Calls and callbacks".
  */
 #include <stdint.h>
 #include <stdlib.h>

@@ -1,7 +1,6 @@
 /*
- * test_hostile.c - hostile input (SPEC 3.2: "a malformed or hostile input
- * never crashes the library, never corrupts the store, and never changes any
- * state"; docs/security.md).
+ * test_hostile.c - hostile input (docs/contract.md 3.2: no input crashes the
+ * library, corrupts the store or changes any state; docs/security.md).
  *
  * Every refused input is checked three ways: the code is the documented one
  * (synchronous TIM_ERR_PARAM / TIM_ERR_JSON, or the callback's code), desc
@@ -479,7 +478,7 @@ static void test_numbers_and_types(void) {
 
 /*
  * Integers beyond 64 bits are valid JSON (RFC 8259 sets no limit) and, as
- * numbers outside uint32, are documented as 40605 naming the key (SPEC 3.4,
+ * numbers outside uint32, are documented as 40605 naming the key (docs/contract.md 3.4,
  * docs/behaviour.md).  jansson cannot hold them; timref re-reads them clamped
  * so that they are refused for their value, not as "not JSON".
  */

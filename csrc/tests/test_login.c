@@ -1,5 +1,6 @@
 /*
- * test_login.c - SPEC 3.3 (login, logout, identifiers) and 3.7 (UserSig).
+ * test_login.c - docs/contract.md 3.3 (login, logout, identifiers) and 3.7
+ * (UserSig).
  */
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -39,7 +40,7 @@ static void check_logged_in_as(int line, const char* id) {
 #define LOGGED_IN_AS(id) check_logged_in_as(__LINE__, (id))
 
 /* ---------------------------------------------------------------------------
- * An independent UserSig v2 encoder (SPEC 3.7), to cross-check the library
+ * An independent UserSig v2 encoder (docs/contract.md 3.7), to cross-check the library
  * ------------------------------------------------------------------------- */
 
 static char* b64(const unsigned char* data, size_t n) {
@@ -65,7 +66,7 @@ static char* pack_sig(const char* text) {
     return s;
 }
 
-/* The HMAC-SHA256 signature of SPEC 3.7 (standard base64). */
+/* The HMAC-SHA256 signature of docs/contract.md 3.7 (standard base64). */
 static char* hmac_sig(const char* key, const char* id, uint64_t appid, uint64_t t, uint64_t expire,
                       const char* userbuf) {
     char text[1024];

@@ -1,5 +1,5 @@
 /*
- * test_profile.c - SPEC 3.4 (TIMProfileGetUserProfileList,
+ * test_profile.c - docs/contract.md 3.4 (TIMProfileGetUserProfileList,
  * TIMProfileModifySelfUserProfile) and docs/behaviour.md "Profiles".
  */
 #include <stdlib.h>

@@ -1,6 +1,6 @@
 /*
- * test_status.c - SPEC 3.5 (user status, status and profile subscriptions)
- * and docs/behaviour.md "Identifiers and lists" / "Status".
+ * test_status.c - docs/contract.md 3.5 (user status, status and profile
+ * subscriptions) and docs/behaviour.md "Identifiers and lists" / "Status".
  */
 #include <stdlib.h>
 

@@ -1,7 +1,8 @@
 /*
- * test_store.c - persistence and sharing (SPEC 3.3 config path, 3.6 store and
- * several processes): data survives TIMUninit/TIMInit and a fresh process;
- * directory 0700, database files 0600; in-memory store without a path;
+ * test_store.c - persistence and sharing (docs/contract.md 3.3 config path,
+ * 3.6 store and several processes): data survives TIMUninit/TIMInit and a
+ * fresh process; directory 0700, database files 0600; in-memory store without
+ * a path;
  * notifications across processes; a killed process turns its user Offline;
  * an acknowledged write survives an immediate kill.
  *

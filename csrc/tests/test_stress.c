@@ -3,7 +3,7 @@
  * (TIMREF_STRESS_SECONDS, default 5), with login, logout, event callback
  * changes and TIMUninit/TIMInit interleaved, and callbacks that make new calls.
  *
- * Checks (SPEC 3.2): every call that returned TIM_SUCC called back exactly
+ * Checks (docs/contract.md 3.2): every call that returned TIM_SUCC called back exactly
  * once and every refused call never did (checked after the last TIMUninit,
  * when nothing may still be pending); no callback ran on the thread that made
  * its call; desc and json_params were never NULL.  A watchdog aborts the

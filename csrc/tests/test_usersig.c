@@ -1,5 +1,6 @@
 /*
- * test_usersig.c - UserSig (SPEC 3.7): tr_usersig_verify and tr_usersig_make.
+ * test_usersig.c - UserSig (docs/contract.md 3.7): tr_usersig_verify and
+ * tr_usersig_make.
  *
  * The helpers here decode and encode UserSigs with OpenSSL's EVP base64 and
  * zlib's one-shot functions, not with usersig.c's code, and a known-answer
