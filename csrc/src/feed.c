@@ -2,10 +2,11 @@
  * feed.c - change events to caches and event callbacks.
  *
  * Every write appends an event (type, user, origin) to the store in the same
- * transaction.  After each job the logic thread reads the events it has not
- * seen, drops the changed users from the profile cache and delivers the
- * event callbacks this session is due.  With a store on disk, every commit
- * is followed by a one-byte write to the store's notify file; a watcher
+ * transaction, and committing it marks the feed (tr_store_commit, the one
+ * after-commit path).  After each job the logic thread reads the events it has
+ * not seen, drops the changed users from the profile and status caches and
+ * delivers the event callbacks this session is due.  With a store on disk,
+ * that commit also writes one byte to the store's notify file; a watcher
  * thread blocks on inotify for that file, and a write by another process
  * wakes it, and it queues a feed job.  Nothing polls.
  */
@@ -34,8 +35,6 @@ static pthread_t g_watcher;
 static bool g_watching;
 static int g_inotify = -1, g_wake = -1;
 static atomic_bool g_poll_queued;
-
-const char* tr_origin_self(void) { return tr_g.logged_in ? tr_g.token : "-"; }
 
 void tr_feed_mark(void) { g_dirty = true; }
 
@@ -179,9 +178,8 @@ static int64_t now_ms(void) {
 
 void tr_feed_reap(void) {
     if (!tr_g.initialized || !tr_g.store) return;
-    int n = 0;
+    int n = 0; /* its commit marks the feed when it ended sessions */
     tr_store_reap(tr_g.store, tr_g.logged_in ? tr_g.token : NULL, &n);
-    if (n) tr_feed_mark();
 }
 
 static atomic_bool g_reap_queued;

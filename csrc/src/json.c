@@ -1,50 +1,13 @@
-/* json.c - argument parsing and the small validators shared by the jobs. */
+/*
+ * json.c - reading the calls' JSON arguments (parsing, identifiers, custom
+ * keys, id lists) and writing JSON answers (tr_buf, tr_answer_texts).
+ */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "tr_internal.h"
-
-int tr_fail(tr_result* r, int code, const char* fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(r->desc, sizeof r->desc, fmt, ap);
-    va_end(ap);
-    r->code = code;
-    free(r->json);
-    r->json = NULL;
-    return code;
-}
-
-void tr_succeed(tr_result* r, char* json) {
-    r->code = ERR_SUCC;
-    r->desc[0] = '\0';
-    free(r->json);
-    r->json = json;
-}
-
-/* Why the last call on this thread was refused at once (TIMRefGetLastError). */
-static _Thread_local char g_last_error[TR_REASON_SIZE];
-
-int tr_refuse(int rc, const char* fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(g_last_error, sizeof g_last_error, fmt, ap);
-    va_end(ap);
-    return rc;
-}
-
-TIM_DECL const char* TIMRefGetLastError(void) { return g_last_error; }
-
-int tr_succeed_json(tr_result* r, json_t* j) {
-    char* text = j ? tr_json_dump(j) : NULL;
-    json_decref(j);
-    if (!text) return tr_fail(r, ERR_OUT_OF_MEMORY, "out of memory");
-    tr_succeed(r, text);
-    return ERR_SUCC;
-}
 
 char* tr_json_dump(const json_t* j) {
     return json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
@@ -74,8 +37,9 @@ static int exceeds_depth(const char* s, size_t len, int limit) {
  * A copy of the text with every number too large for jansson clamped: an
  * integer literal beyond 64 bits becomes the 64-bit extreme of its sign, a
  * real beyond double range +-1e300.  Both stay outside every range the calls
- * accept, so they are refused for their value (40605), not as "not JSON".
- * NULL when memory runs out.
+ * accept, so they are refused for their value (40605, tr_field_set, which
+ * does not print such an extreme: the caller did not send it), not as "not
+ * JSON".  NULL when memory runs out.
  */
 static char* clamp_numbers(const char* s, size_t len, size_t* out_len) {
     tr_buf b = {0};
@@ -219,7 +183,7 @@ int tr_id_list(const json_t* arr, size_t max, bool dedupe, const char*** ids, si
     if (dedupe) memset(seen, 0xff, sizeof seen);
     *n = 0;
     *ids = calloc(total ? total : 1, sizeof **ids);
-    if (!*ids) return tr_fail(r, ERR_OUT_OF_MEMORY, "out of memory");
+    if (!*ids) return tr_store_fail(r, TR_ENOMEM);
     for (size_t i = 0; i < total; i++) {
         const json_t* v = json_array_get(arr, i);
         if (!json_is_string(v)) {
@@ -290,6 +254,5 @@ void tr_answer_texts(tr_result* r, const char** ids, size_t n, int (*text_of)(co
         rc = TR_ENOMEM;
     }
     free(out.p);
-    if (rc == TR_ENOMEM) tr_fail(r, ERR_OUT_OF_MEMORY, "out of memory");
-    else tr_fail(r, ERR_IO_OPERATION_FAILED, "store: %s", tr_store_errmsg(tr_g.store));
+    tr_store_fail(r, rc);
 }

@@ -17,12 +17,6 @@ static uint64_t hash_key(const char* s) {
     return h;
 }
 
-void tr_map_init(tr_map* m, size_t max_bytes, void (*free_fn)(tr_map_entry*)) {
-    memset(m, 0, sizeof *m);
-    m->max_bytes = max_bytes;
-    m->free_fn = free_fn;
-}
-
 tr_map_entry* tr_map_get(tr_map* m, const char* key) {
     if (!m->buckets) return NULL;
     for (tr_map_entry* e = m->buckets[hash_key(key) & (m->nbuckets - 1)]; e; e = e->next)

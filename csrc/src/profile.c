@@ -1,5 +1,6 @@
 /*
- * profile.c - profile fields, the profile cache and the two profile calls.
+ * profile.c - profile fields (their table and the one check of a value), the
+ * profile cache, profile writes and the two profile calls.
  *
  * Reads far outnumber writes, so each cached profile keeps its JSON text
  * ready to send (one text for the user's own view, one for others'); a
@@ -49,6 +50,63 @@ const tr_field_desc tr_fields[TR_F_COUNT] = {
               "Tag_Profile_IM_AdminForbidType", 0, 1, k_forbid_names),
 };
 
+const tr_field_desc* tr_field_find(const char* name, bool by_tag) {
+    for (int f = 0; f < TR_F_COUNT; f++)
+        if (strcmp(by_tag ? tr_fields[f].tag : tr_fields[f].item_key, name) == 0) return &tr_fields[f];
+    return NULL;
+}
+
+int tr_profile_set_str(tr_profile* p, int field, const char* value) {
+    char* s = strdup(value);
+    if (!s) return TR_ENOMEM;
+    free(p->str[field]);
+    p->str[field] = s;
+    return TR_OK;
+}
+
+/* The number an enum name stands for, or -1. */
+static json_int_t name_value(const tr_field_desc* d, const char* s) {
+    for (int k = 0; d->names[k]; k++)
+        if (strcmp(d->names[k], s) == 0) return k;
+    return -1;
+}
+
+int tr_field_set(tr_profile* p, const tr_field_desc* d, const json_t* v, const char* name, bool names_ok,
+                 tr_result* r) {
+    if (d->is_string) {
+        if (!json_is_string(v)) return tr_fail(r, ERR_SVR_PROFILE_INVALID_VALUE_FORMAT, "%s: expected a string", name);
+        if (json_string_length(v) > TR_MAX_VALUE_LEN)
+            return tr_fail(r, ERR_SVR_PROFILE_SIZE_LIMIT, "%s: %zu bytes, at most %d", name, json_string_length(v),
+                           TR_MAX_VALUE_LEN);
+        int rc = tr_profile_set_str(p, d->field, json_string_value(v));
+        return rc == TR_OK ? ERR_SUCC : tr_store_fail(r, rc);
+    }
+    bool by_name = names_ok && d->names;
+    json_int_t x;
+    if (by_name && json_is_string(v)) {
+        if ((x = name_value(d, json_string_value(v))) < 0)
+            return tr_fail(r, ERR_SVR_PROFILE_VALUE_ERROR, "%s: unknown value %.64s", name, json_string_value(v));
+    } else if (json_is_integer(v)) {
+        x = json_integer_value(v);
+    } else if (by_name) {
+        return tr_fail(r, ERR_SVR_PROFILE_INVALID_VALUE_FORMAT, "%s: expected a name such as \"%s\" or an integer",
+                       name, d->names[d->min]);
+    } else {
+        return tr_fail(r, ERR_SVR_PROFILE_INVALID_VALUE_FORMAT, "%s: expected an integer", name);
+    }
+    if (x < (json_int_t)d->min || x > (json_int_t)d->max) {
+        /* The parser clamps an integer beyond 64 bits to these (json.c): print no
+         * value the caller may never have sent. */
+        if (x == INT64_MAX || x == INT64_MIN)
+            return tr_fail(r, ERR_SVR_PROFILE_VALUE_ERROR, "%s: a number at or beyond the 64-bit limit is outside %u..%u",
+                           name, d->min, d->max);
+        return tr_fail(r, ERR_SVR_PROFILE_VALUE_ERROR, "%s: %lld is outside %u..%u", name, (long long)x, d->min,
+                       d->max);
+    }
+    p->num[d->field] = (uint32_t)x;
+    return ERR_SUCC;
+}
+
 #define CUSTOM_ITEM_KEY "user_profile_item_custom_string_array"
 #define CUSTOM_KEY_KEY "user_profile_custom_string_info_key"
 #define CUSTOM_VALUE_KEY "user_profile_custom_string_info_value"
@@ -96,9 +154,6 @@ typedef struct entry {
  * inserted go (in clock order). */
 #define CACHE_MAX_BYTES (64u << 20)
 
-static tr_map g_cache;
-static bool g_cache_ready;
-
 static void entry_free(tr_map_entry* base) {
     entry* e = (entry*)base;
     tr_profile_clear(&e->p);
@@ -107,13 +162,7 @@ static void entry_free(tr_map_entry* base) {
     free(e);
 }
 
-static tr_map* cache(void) {
-    if (!g_cache_ready) {
-        tr_map_init(&g_cache, CACHE_MAX_BYTES, entry_free);
-        g_cache_ready = true;
-    }
-    return &g_cache;
-}
+static tr_map g_cache = TR_MAP_INIT(CACHE_MAX_BYTES, entry_free);
 
 static size_t profile_bytes(const tr_profile* p) {
     size_t n = sizeof(entry);
@@ -123,13 +172,13 @@ static size_t profile_bytes(const tr_profile* p) {
     return n;
 }
 
-void tr_profile_cache_reset(void) { tr_map_clear(cache()); }
+void tr_profile_cache_reset(void) { tr_map_clear(&g_cache); }
 
-void tr_profile_cache_forget(const char* id) { tr_map_del(cache(), id); }
+void tr_profile_cache_forget(const char* id) { tr_map_del(&g_cache, id); }
 
 /* Look up, loading from the store on a miss. */
 static int cache_get(const char* id, entry** out) {
-    entry* e = (entry*)tr_map_get(cache(), id);
+    entry* e = (entry*)tr_map_get(&g_cache, id);
     if (e) {
         *out = e;
         return TR_OK;
@@ -143,7 +192,7 @@ static int cache_get(const char* id, entry** out) {
     }
     snprintf(e->base.key, sizeof e->base.key, "%s", id);
     e->base.bytes = profile_bytes(&e->p);
-    if (!tr_map_put(cache(), &e->base)) {
+    if (!tr_map_put(&g_cache, &e->base)) {
         entry_free(&e->base);
         return TR_ENOMEM;
     }
@@ -167,20 +216,13 @@ int tr_profile_text(const char* id, bool self, const char** out) {
         e->text[self] = j ? tr_json_dump(j) : NULL;
         json_decref(j);
         if (!e->text[self]) return TR_ENOMEM;
-        tr_map_add_bytes(cache(), &e->base, strlen(e->text[self]) + 1);
+        tr_map_add_bytes(&g_cache, &e->base, strlen(e->text[self]) + 1);
     }
     *out = e->text[self];
     return TR_OK;
 }
 
 /* ---- custom fields -------------------------------------------------------------- */
-
-bool tr_custom_key_allowed(const char* full_key) {
-    if (!tr_g.allowed_keys) return true;
-    for (size_t i = 0; i < tr_g.n_allowed; i++)
-        if (strcmp(tr_g.allowed_keys[i], full_key) == 0) return true;
-    return false;
-}
 
 static int cmp_custom(const void* a, const void* b) {
     return strcmp(((const tr_custom*)a)->key, ((const tr_custom*)b)->key);
@@ -255,7 +297,7 @@ int tr_profile_apply_custom(tr_profile* p, const json_t* arr, const char* key_na
         out[o].value = strdup(merged[k].value);
         if (!out[o].value) {
             for (size_t x = 0; x < o; x++) free(out[x].value);
-            return tr_fail(r, ERR_OUT_OF_MEMORY, "out of memory");
+            return tr_store_fail(r, TR_ENOMEM);
         }
         o++;
     }
@@ -268,21 +310,17 @@ int tr_profile_apply_custom(tr_profile* p, const json_t* arr, const char* key_na
 
 /* ---- writes ------------------------------------------------------------------------ */
 
-int tr_profile_commit(const tr_profile* p, const char* origin, tr_result* r) {
+int tr_profile_commit(const tr_profile* p, bool create, const char* origin, tr_result* r) {
     tr_store* st = tr_g.store;
     int rc = tr_store_begin(st);
+    if (rc == TR_OK && create) rc = tr_store_account_ensure(st, p->id, NULL);
     if (rc == TR_OK) rc = tr_store_profile_save(st, p);
-    if (rc == TR_OK) rc = tr_store_event_add(st, TR_EVT_PROFILE, p->id, origin);
-    if (rc == TR_OK) rc = tr_store_commit(st);
-    tr_profile_cache_forget(p->id);
-    if (rc != TR_OK) {
+    if (rc == TR_NOTFOUND) {
         tr_store_rollback(st);
-        if (rc == TR_NOTFOUND)
-            return tr_fail(r, ERR_SVR_PROFILE_ACCOUNT_NOT_FOUND, "account %s does not exist", p->id);
-        return tr_fail(r, ERR_IO_OPERATION_FAILED, "store: %s", tr_store_errmsg(st));
+        return tr_fail(r, ERR_SVR_PROFILE_ACCOUNT_NOT_FOUND, "account %s does not exist", p->id);
     }
-    tr_feed_mark();
-    return ERR_SUCC;
+    if (rc == TR_OK) rc = tr_store_event_add(st, TR_EVT_PROFILE, p->id, origin);
+    return tr_commit(rc, r);
 }
 
 /* ---- the calls ------------------------------------------------------------------------ */
@@ -311,63 +349,24 @@ void tr_job_modify_profile(tr_job* j, tr_result* r) {
     if (json_object_size(j->arg) == 0)
         return (void)tr_fail(r, ERR_INVALID_PARAMETERS, "nothing to modify: the object is empty");
     const tr_profile* cur;
-    int rc = tr_profile_get(tr_g.user_id, &cur);
     tr_profile p;
-    if (rc == TR_NOTFOUND) { /* deleted by the admin while logged in: recreate */
-        bool created;
-        if (tr_store_account_ensure(tr_g.store, tr_g.user_id, &created) != TR_OK)
-            return (void)tr_fail(r, ERR_IO_OPERATION_FAILED, "store: %s", tr_store_errmsg(tr_g.store));
-        rc = tr_profile_get(tr_g.user_id, &cur);
-    }
-    if (rc != TR_OK || tr_profile_copy(&p, cur) != TR_OK)
-        return (void)tr_fail(r, rc == TR_EIO ? ERR_IO_OPERATION_FAILED : ERR_OUT_OF_MEMORY, "cannot read own profile");
+    int rc = tr_profile_get(tr_g.user_id, &cur);
+    /* Deleted by the admin while logged in: a successful change recreates it. */
+    bool create = rc == TR_NOTFOUND;
+    if (create) tr_profile_init(&p, tr_g.user_id);
+    else if (rc != TR_OK || (rc = tr_profile_copy(&p, cur)) != TR_OK) return (void)tr_store_fail(r, rc);
     const char* key;
     json_t* v;
     json_object_foreach(j->arg, key, v) {
-        if (strcmp(key, CUSTOM_ITEM_KEY) == 0) {
-            if (tr_profile_apply_custom(&p, v, key, r) != ERR_SUCC) goto fail;
-            continue;
-        }
-        int f = 0;
-        while (f < TR_F_COUNT && strcmp(tr_fields[f].item_key, key) != 0) f++;
-        if (f == TR_F_COUNT) {
-            tr_fail(r, ERR_INVALID_PARAMETERS, "unknown key \"%.64s\"", key);
-            goto fail;
-        }
-        const tr_field_desc* d = &tr_fields[f];
-        if (d->is_string) {
-            if (!json_is_string(v)) {
-                tr_fail(r, ERR_SVR_PROFILE_INVALID_VALUE_FORMAT, "%s: expected a string", key);
-                goto fail;
-            }
-            if (json_string_length(v) > TR_MAX_VALUE_LEN) {
-                tr_fail(r, ERR_SVR_PROFILE_SIZE_LIMIT, "%s: %zu bytes, at most %d", key, json_string_length(v),
-                        TR_MAX_VALUE_LEN);
-                goto fail;
-            }
-            char* s = strdup(json_string_value(v));
-            if (!s) {
-                tr_fail(r, ERR_OUT_OF_MEMORY, "out of memory");
-                goto fail;
-            }
-            free(p.str[f]);
-            p.str[f] = s;
-        } else {
-            if (!json_is_integer(v)) {
-                tr_fail(r, ERR_SVR_PROFILE_INVALID_VALUE_FORMAT, "%s: expected an integer", key);
-                goto fail;
-            }
-            json_int_t x = json_integer_value(v);
-            if (x < (json_int_t)d->min || x > (json_int_t)d->max) {
-                tr_fail(r, ERR_SVR_PROFILE_VALUE_ERROR, "%s: %lld is outside %u..%u", key, (long long)x, d->min,
-                        d->max);
-                goto fail;
-            }
-            p.num[f] = (uint32_t)x;
-        }
+        const tr_field_desc* d;
+        if (strcmp(key, CUSTOM_ITEM_KEY) == 0) rc = tr_profile_apply_custom(&p, v, key, r);
+        else if ((d = tr_field_find(key, false))) rc = tr_field_set(&p, d, v, key, false, r);
+        else rc = tr_fail(r, ERR_INVALID_PARAMETERS, "unknown key \"%.64s\"", key);
+        if (rc != ERR_SUCC) break;
     }
-    p.last_updated = (int64_t)time(NULL);
-    if (tr_profile_commit(&p, tr_origin_self(), r) == ERR_SUCC) tr_succeed(r, NULL);
-fail:
+    if (rc == ERR_SUCC) {
+        p.last_updated = (int64_t)time(NULL);
+        if (tr_profile_commit(&p, create, tr_origin_self(), r) == ERR_SUCC) tr_succeed(r, NULL);
+    }
     tr_profile_clear(&p);
 }

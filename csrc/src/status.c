@@ -1,4 +1,4 @@
-/* status.c - user status: get, set own custom status, and subscriptions. */
+/* status.c - user status: its cache, get, set own custom status, and subscriptions. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,27 +28,18 @@ typedef struct sentry {
 
 #define STATUS_CACHE_MAX_BYTES (16u << 20)
 
-static tr_map g_cache;
-static bool g_cache_ready;
-
 static void sentry_free(tr_map_entry* base) {
     free(((sentry*)base)->text);
     free(base);
 }
 
-static tr_map* cache(void) {
-    if (!g_cache_ready) {
-        tr_map_init(&g_cache, STATUS_CACHE_MAX_BYTES, sentry_free);
-        g_cache_ready = true;
-    }
-    return &g_cache;
-}
+static tr_map g_cache = TR_MAP_INIT(STATUS_CACHE_MAX_BYTES, sentry_free);
 
-void tr_status_cache_forget(const char* id) { tr_map_del(cache(), id); }
-void tr_status_cache_reset(void) { tr_map_clear(cache()); }
+void tr_status_cache_forget(const char* id) { tr_map_del(&g_cache, id); }
+void tr_status_cache_reset(void) { tr_map_clear(&g_cache); }
 
 int tr_status_text(const char* id, const char** out) {
-    sentry* e = (sentry*)tr_map_get(cache(), id);
+    sentry* e = (sentry*)tr_map_get(&g_cache, id);
     if (e) {
         *out = e->text;
         return TR_OK;
@@ -68,17 +59,12 @@ int tr_status_text(const char* id, const char** out) {
     e->text = text;
     snprintf(e->base.key, sizeof e->base.key, "%s", id);
     e->base.bytes = sizeof *e + strlen(text) + 1;
-    if (!tr_map_put(cache(), &e->base)) {
+    if (!tr_map_put(&g_cache, &e->base)) {
         sentry_free(&e->base);
         return TR_ENOMEM;
     }
     *out = e->text;
     return TR_OK;
-}
-
-static int store_error(tr_result* r, int rc) {
-    if (rc == TR_ENOMEM) return tr_fail(r, ERR_OUT_OF_MEMORY, "out of memory");
-    return tr_fail(r, ERR_IO_OPERATION_FAILED, "store: %s", tr_store_errmsg(tr_g.store));
 }
 
 void tr_job_get_status(tr_job* j, tr_result* r) {
@@ -91,30 +77,27 @@ void tr_job_get_status(tr_job* j, tr_result* r) {
     free(ids);
 }
 
+int tr_custom_status_check(const json_t* v, const char* name, tr_result* r) {
+    if (!v) return tr_fail(r, ERR_INVALID_PARAMETERS, "%s is missing", name);
+    if (!json_is_string(v)) return tr_fail(r, ERR_INVALID_PARAMETERS, "%s must be a string", name);
+    if (json_string_length(v) > TR_MAX_CUSTOM_STATUS_LEN)
+        return tr_fail(r, ERR_INVALID_PARAMETERS, "%s: %zu bytes, at most %d", name, json_string_length(v),
+                       TR_MAX_CUSTOM_STATUS_LEN);
+    return ERR_SUCC;
+}
+
 void tr_job_set_self_status(tr_job* j, tr_result* r) {
     const json_t* v = json_object_get(j->arg, "user_status_custom_status");
-    if (!v) return (void)tr_fail(r, ERR_INVALID_PARAMETERS, "user_status_custom_status is missing");
-    if (!json_is_string(v))
-        return (void)tr_fail(r, ERR_INVALID_PARAMETERS, "user_status_custom_status must be a string");
-    if (json_string_length(v) > TR_MAX_CUSTOM_STATUS_LEN)
-        return (void)tr_fail(r, ERR_INVALID_PARAMETERS, "user_status_custom_status: %zu bytes, at most %d",
-                             json_string_length(v), TR_MAX_CUSTOM_STATUS_LEN);
+    if (tr_custom_status_check(v, "user_status_custom_status", r) != ERR_SUCC) return;
     tr_store* st = tr_g.store;
     int rc = tr_store_begin(st);
     if (rc == TR_OK) rc = tr_store_status_set(st, tr_g.user_id, -1, json_string_value(v));
     if (rc == TR_NOTFOUND) { /* account deleted by the admin while logged in */
-        bool created;
-        rc = tr_store_account_ensure(st, tr_g.user_id, &created);
+        rc = tr_store_account_ensure(st, tr_g.user_id, NULL);
         if (rc == TR_OK) rc = tr_store_status_set(st, tr_g.user_id, -1, json_string_value(v));
     }
     if (rc == TR_OK) rc = tr_store_event_add(st, TR_EVT_STATUS, tr_g.user_id, tr_origin_self());
-    if (rc == TR_OK) rc = tr_store_commit(st);
-    if (rc != TR_OK) {
-        tr_store_rollback(st);
-        return (void)store_error(r, rc);
-    }
-    tr_feed_mark();
-    tr_succeed(r, NULL);
+    if (tr_commit(rc, r) == ERR_SUCC) tr_succeed(r, NULL);
 }
 
 /* ---- subscriptions ------------------------------------------------------------ */

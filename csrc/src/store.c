@@ -100,9 +100,10 @@ struct tr_store {
     sqlite3* db;
     sqlite3_stmt* q[Q_COUNT];
     char* path;        /* NULL for memory */
-    char* notify_path; /* written after every commit; other processes watch it */
+    char* notify_path; /* written after each commit that added events; other processes watch it */
     int notify_fd;
     int lock_fd;       /* each live session holds a lock on its slot's byte */
+    bool txn_events;     /* the open transaction added change events */
     int64_t last_event;  /* seq of the last event this connection wrote */
     int64_t prune_mark;  /* prune when last_event reaches it */
 };
@@ -329,14 +330,26 @@ void tr_store_close(tr_store* st) {
     free(st);
 }
 
-int tr_store_begin(tr_store* st) { return exec_q(st->q[Q_BEGIN]); }
+int tr_store_begin(tr_store* st) {
+    st->txn_events = false;
+    return exec_q(st->q[Q_BEGIN]);
+}
 
+/*
+ * The one path after a commit: when the transaction added change events, the
+ * feed of this process is marked (it delivers them, and forgets the changed
+ * users' cached entries, before the job completes), and the other processes
+ * are woken through the notify file.  Writers do nothing more.
+ */
 int tr_store_commit(tr_store* st) {
     int rc = exec_q(st->q[Q_COMMIT]);
-    /* Now the commit is visible to readers: wake the other processes.  (Watching
-     * the WAL itself would wake them before the WAL index shows the commit.) */
-    if (rc == TR_OK && st->notify_fd >= 0) {
-        if (pwrite(st->notify_fd, "", 1, 0) < 0) { /* a missed wake-up is caught by the next */
+    if (rc == TR_OK && st->txn_events) {
+        st->txn_events = false;
+        tr_feed_mark();
+        /* Now the commit is visible to readers: wake the other processes.  (Watching
+         * the WAL itself would wake them before the WAL index shows the commit.) */
+        if (st->notify_fd >= 0 && pwrite(st->notify_fd, "", 1, 0) < 0) {
+            /* a missed wake-up is caught by the next */
         }
     }
     if (rc == TR_OK && st->last_event >= st->prune_mark) {
@@ -349,6 +362,7 @@ int tr_store_commit(tr_store* st) {
 }
 
 void tr_store_rollback(tr_store* st) {
+    st->txn_events = false;
     if (!sqlite3_get_autocommit(st->db)) exec_q(st->q[Q_ROLLBACK]);
 }
 
@@ -707,7 +721,10 @@ int tr_store_event_add(tr_store* st, int type, const char* id, const char* origi
     else sqlite3_bind_null(s, 4);
     int rc = exec_q(s);
     free(data);
-    if (rc == TR_OK) st->last_event = sqlite3_last_insert_rowid(st->db);
+    if (rc == TR_OK) {
+        st->last_event = sqlite3_last_insert_rowid(st->db);
+        st->txn_events = true;
+    }
     return rc;
 }
 

@@ -38,9 +38,12 @@
 #define TR_DESC_SIZE 256
 #define TR_REASON_SIZE 1024 /* a refusal's reason (TIMRefGetLastError): paths included */
 
-/* ---- results ------------------------------------------------------------- */
+/* ---- result.c: how outcomes are reported ----------------------------------- */
 
-/* What a job reports through its callback. */
+/*
+ * What a job reports through its callback.  Every layer above the store
+ * reports this way (the admin surface too: its REST answer is built from it).
+ */
 typedef struct tr_result {
     int code;
     char desc[TR_DESC_SIZE];
@@ -56,8 +59,24 @@ void tr_succeed(tr_result* r, char* json);
  * reason, printf-style) and return rc, the call's non-zero return value.
  */
 int tr_refuse(int rc, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Refuse a call because memory ran out while copying its arguments (TIM_ERR_PARAM). */
+int tr_refuse_oom(void);
 /* Serialize `j` compactly into r->json (steals the reference); 6028 on failure. */
 int tr_succeed_json(tr_result* r, json_t* j);
+/*
+ * The one mapping of a failed tr_store_rc to the vendor's codes: TR_ENOMEM
+ * (memory ran out, anywhere) gives 6028 "out of memory"; TR_EIO, and
+ * TR_NOTFOUND where a record had to be there, 6022 "store: <why>".  Returns
+ * the code.
+ */
+int tr_store_fail(tr_result* r, int rc);
+/*
+ * Finish the transaction open on the store, whose work so far gave rc: commit
+ * it when rc is TR_OK (see tr_store_commit for what follows a commit);
+ * otherwise, or when the commit fails, roll it back and report through
+ * tr_store_fail.  Returns ERR_SUCC or the code reported.
+ */
+int tr_commit(int rc, tr_result* r);
 
 /* ---- json.c -------------------------------------------------------------- */
 
@@ -114,7 +133,8 @@ typedef struct tr_map {
     void (*free_fn)(tr_map_entry* e);
 } tr_map;
 
-void tr_map_init(tr_map* m, size_t max_bytes, void (*free_fn)(tr_map_entry*));
+/* A map's static initializer: empty, its table allocated on the first put. */
+#define TR_MAP_INIT(max_bytes_, free_fn_) {.max_bytes = (max_bytes_), .free_fn = (free_fn_)}
 tr_map_entry* tr_map_get(tr_map* m, const char* key);
 /*
  * Insert (replacing an entry of the same key), then evict others while over
@@ -178,7 +198,7 @@ void tr_event_set(int kind, void* fn, const void* ud);
 /* Deliver an event to its registered callback, if any (logic thread only). */
 void tr_event_fire(int kind, const char* json);
 
-/* ---- the context, owned by the logic thread (api.c) ---------------------- */
+/* ---- the context, owned by the logic thread (config.c, session.c) ---------- */
 
 typedef struct tr_store tr_store;
 
@@ -207,8 +227,36 @@ typedef struct tr_ctx {
 
 extern tr_ctx tr_g;
 
+/* ---- config.c: TIMInit's config, init and uninit ----------------------------- */
+
+/* TIMInit's work, done on the logic thread (tr_run_sync). */
+typedef struct tr_init_args {
+    uint64_t app_id;
+    json_t* cfg;               /* the config object (never NULL) */
+    int rc;                    /* out: TIM_SUCC or the refusal */
+    char why[TR_REASON_SIZE];  /* out: the refusal's reason, from the logic thread */
+} tr_init_args;
+void tr_init_on_logic(void* init_args);
+/* TIMUninit's work: end the session, deliver what is due, close the store. */
+void tr_uninit_on_logic(void* unused);
+/* Check the custom key against the app's allowed list. */
+bool tr_custom_key_allowed(const char* full_key);
+
+/* ---- session.c: login, logout, the login snapshot ----------------------------- */
+
 /* Publish the login state for TIMGetLoginUserID / TIMGetLoginStatus. */
 void tr_snapshot_set(const char* user_id_or_null);
+/* Read it (any thread): copies the user ID ("" when logged out) into buf when
+ * given (at least TR_MAX_ID_LEN + 1 bytes); true when logged in. */
+bool tr_snapshot_get(char* buf);
+/* The origin string of changes made by this session. */
+const char* tr_origin_self(void);
+/* End this process's session in the store (logout, uninit); ERR_SUCC or the code in r. */
+int tr_session_end(tr_result* r);
+/* Forget the session here, whatever the store says (uninit). */
+void tr_session_forget(void);
+void tr_job_login(tr_job* job, tr_result* r);
+void tr_job_logout(tr_job* job, tr_result* r);
 
 /* ---- store.c: SQLite ---------------------------------------------------- */
 
@@ -248,9 +296,15 @@ enum tr_event_type { TR_EVT_PROFILE = 1, TR_EVT_PRESENCE = 2, TR_EVT_STATUS = 3 
 int tr_store_open(tr_store** out, uint64_t app_id, const char* dir, char* err, size_t errlen);
 void tr_store_close(tr_store* st);
 const char* tr_store_errmsg(tr_store* st);
-/* The file written after every commit (NULL for a store in memory). */
+/* The file written after each commit that added events (NULL for a store in memory). */
 const char* tr_store_notify_path(tr_store* st);
 int tr_store_begin(tr_store* st);   /* BEGIN IMMEDIATE */
+/*
+ * COMMIT.  The one after-commit path: when the transaction added events
+ * (tr_store_event_add), the feed is marked (its events reach this process's
+ * caches and callbacks before the job completes) and the notify file is
+ * written (waking the other processes).  Writers use tr_commit.
+ */
 int tr_store_commit(tr_store* st);
 void tr_store_rollback(tr_store* st);
 /* Create the account when missing; *created tells which. */
@@ -323,6 +377,19 @@ typedef struct tr_field_desc {
     const char* const* names;/* REST string values by number (enums), or NULL */
 } tr_field_desc;
 extern const tr_field_desc tr_fields[TR_F_COUNT];
+/* The field of an item key (user_profile_item_...) or, by_tag, a REST tag; NULL if none. */
+const tr_field_desc* tr_field_find(const char* name, bool by_tag);
+/*
+ * The one check of a field's value, setting it in p when good: 40610 of the
+ * wrong JSON type, 40601 a string over 500 bytes, 40605 a number out of range
+ * (or, names_ok, an unknown enum name); desc starts with `name`, the key or
+ * tag as the caller gave it.  names_ok: enum names ("Gender_Type_Male") are
+ * accepted besides numbers (the REST tags).
+ */
+int tr_field_set(tr_profile* p, const tr_field_desc* d, const json_t* v, const char* name, bool names_ok,
+                 tr_result* r);
+/* Replace a string field with a copy of value; TR_OK or TR_ENOMEM. */
+int tr_profile_set_str(tr_profile* p, int field, const char* value);
 
 /* JSON of a profile; self: show own add permission. */
 json_t* tr_profile_json(const tr_profile* p, bool self);
@@ -340,10 +407,11 @@ void tr_profile_cache_reset(void);
  * codes 40610, 40601, 9001, 40009, 6017 with the key named.
  */
 int tr_profile_apply_custom(tr_profile* p, const json_t* arr, const char* key_name, tr_result* r);
-/* Check the custom key against the app's allowed list. */
-bool tr_custom_key_allowed(const char* full_key);
-/* Persist p, log the change and notify (inside a transaction of its own). */
-int tr_profile_commit(const tr_profile* p, const char* origin, tr_result* r);
+/*
+ * Persist p with its change event, in a transaction of its own (creating the
+ * account first when `create`): 40003 when the account does not exist.
+ */
+int tr_profile_commit(const tr_profile* p, bool create, const char* origin, tr_result* r);
 
 void tr_job_get_profiles(tr_job* job, tr_result* r);
 void tr_job_modify_profile(tr_job* job, tr_result* r);
@@ -351,6 +419,8 @@ void tr_job_modify_profile(tr_job* job, tr_result* r);
 /* ---- status.c ------------------------------------------------------------- */
 
 json_t* tr_status_json(const tr_status* s);
+/* A custom status value: a string of at most 100 bytes (6017 naming `name`). */
+int tr_custom_status_check(const json_t* v, const char* name, tr_result* r);
 /* Cached JSON text of a user's status (valid until the next lookup). */
 int tr_status_text(const char* id, const char** out);
 void tr_status_cache_forget(const char* id);
@@ -365,10 +435,10 @@ bool tr_sublist_has(const tr_sublist* l, const char* id);
 
 /* ---- feed.c: change events -> caches and event callbacks ------------------ */
 
-/* The origin string of changes made by this session / by the admin surface. */
-const char* tr_origin_self(void);
+/* The origin string of changes made by the admin surface. */
 #define TR_ORIGIN_ADMIN "admin"
-/* Note that the store may hold new events (after a local commit). */
+/* Note that the store may hold new events: only tr_store_commit and the
+ * watcher's poll job call this. */
 void tr_feed_mark(void);
 /* Deliver pending events (logic thread; after each job). */
 void tr_feed_run(void);

@@ -493,6 +493,53 @@ static void test_numbers_beyond_int64(void) {
         AREFUSE(PSET, body, 40605, "Tag_Profile_IM_Level");
         free(body);
     }
+    /* desc says the number is out of range, never printing the 64-bit extreme it was
+     * clamped to (a value the caller did not send) */
+    static const struct {
+        const char* api; /* NULL: TIMProfileModifySelfUserProfile */
+        const char* arg;
+        const char* desc;
+    } said[] = {
+        {NULL, "{\"user_profile_item_level\":18446744073709551616}",
+         "user_profile_item_level: a number at or beyond the 64-bit limit is outside 0..4294967295"},
+        {NULL, "{\"user_profile_item_gender\":-100000000000000000000000000000}",
+         "user_profile_item_gender: a number at or beyond the 64-bit limit is outside 0..2"},
+        {PSET, "{\"From_Account\":\"bob\",\"ProfileItem\":[{\"Tag\":\"Tag_Profile_IM_Role\",\"Value\":"
+               "18446744073709551616}]}",
+         "Tag_Profile_IM_Role: a number at or beyond the 64-bit limit is outside 0..4294967295"},
+        /* a number the caller did send is named */
+        {NULL, "{\"user_profile_item_level\":4294967296}", "user_profile_item_level: 4294967296 is outside 0..4294967295"},
+    };
+    for (size_t i = 0; i < sizeof said / sizeof *said; i++) {
+        th_call* c = said[i].api ? tu_admin(said[i].api, said[i].arg) : tu_run(TIMProfileModifySelfUserProfile, said[i].arg);
+        CHECK_INT(c->code, 40605);
+        CHECK_STR(c->desc, said[i].desc);
+        CHECK(c->desc && !strstr(c->desc, "922337203685477580"));
+        th_call_free(c);
+    }
+}
+
+/*
+ * A value named in desc is cut at 64 bytes; cut inside a UTF-8 sequence, desc
+ * must still be UTF-8 (and the admin answer, JSON, still be the error's own).
+ */
+static void test_cut_utf8_in_desc(void) {
+    char name[80];
+    memset(name, 'a', 63);
+    snprintf(name + 63, sizeof name - 63, "\xc3\xa9zz"); /* the cut falls inside the e-acute */
+    char* body = subst("{\"From_Account\":\"bob\",\"ProfileItem\":[{\"Tag\":\"%s\",\"Value\":1}]}", name);
+    char* arg = subst("{\"%s\":1}", name);
+    AREFUSE(PSET, body, 40009, "unknown tag aaa");
+    REFUSE(TIMProfileModifySelfUserProfile, arg, 6017, "unknown key");
+    th_call* calls[2] = {tu_admin(PSET, body), tu_run(TIMProfileModifySelfUserProfile, arg)};
+    for (int i = 0; i < 2; i++) {
+        json_t* d = json_string(calls[i]->desc ? calls[i]->desc : "");
+        CHECK(d != NULL); /* valid UTF-8 */
+        json_decref(d);
+        th_call_free(calls[i]);
+    }
+    free(body);
+    free(arg);
 }
 
 /* The admin surface: every key of every body with every wrong type. */
@@ -1108,6 +1155,7 @@ int main(void) {
     test_numbers_and_types();
     test_admin_types();
     test_numbers_beyond_int64();
+    test_cut_utf8_in_desc();
     test_huge();
     test_huge_arrays();
     test_custom_counts();

@@ -1,0 +1,118 @@
+/*
+ * session.c - the session's life: login (its token, its liveness slot, the
+ * account created when new), logout and its end at TIMUninit, and the
+ * snapshot of the login state that TIMGetLoginUserID reads from any thread.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tr_internal.h"
+
+/* ---- login snapshot, readable from any thread ---------------------------- */
+
+static pthread_mutex_t g_snap_mu = PTHREAD_MUTEX_INITIALIZER;
+static char g_snap_id[TR_MAX_ID_LEN + 1];
+
+void tr_snapshot_set(const char* id) {
+    pthread_mutex_lock(&g_snap_mu);
+    snprintf(g_snap_id, sizeof g_snap_id, "%s", id ? id : "");
+    pthread_mutex_unlock(&g_snap_mu);
+}
+
+bool tr_snapshot_get(char* buf) {
+    pthread_mutex_lock(&g_snap_mu);
+    bool in = g_snap_id[0] != '\0';
+    if (buf) memcpy(buf, g_snap_id, strlen(g_snap_id) + 1);
+    pthread_mutex_unlock(&g_snap_mu);
+    return in;
+}
+
+/* ---- the session ----------------------------------------------------------- */
+
+const char* tr_origin_self(void) { return tr_g.logged_in ? tr_g.token : "-"; }
+
+/* Record the session as started (id) or ended (NULL): fresh lists, the snapshot. */
+static void session_set(const char* id, int slot) {
+    tr_g.logged_in = id != NULL;
+    snprintf(tr_g.user_id, sizeof tr_g.user_id, "%s", id ? id : "");
+    tr_g.slot = slot;
+    tr_g.status_subs.n = 0;
+    tr_g.info_subs.n = 0;
+    tr_snapshot_set(id);
+}
+
+void tr_session_forget(void) { session_set(NULL, -1); }
+
+/* A new session's identity in the store: this process and 64 random bits. */
+static void new_token(void) {
+    unsigned char rnd[8] = {0};
+    if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        memcpy(rnd, &ts.tv_nsec, sizeof ts.tv_nsec < 8 ? sizeof ts.tv_nsec : 8);
+    }
+    snprintf(tr_g.token, sizeof tr_g.token, "s:%ld:%02x%02x%02x%02x%02x%02x%02x%02x", (long)getpid(), rnd[0],
+             rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
+}
+
+void tr_job_login(tr_job* j, tr_result* r) {
+    const char* id = j->s1;
+    const char* sig = j->s2;
+    if (!tr_id_valid(id, strlen(id)))
+        return (void)tr_fail(r, ERR_SDK_COMM_INVALID_IDENTIFIER, "invalid user_id (1..32 printable ASCII bytes)");
+    if (!sig || !*sig) return (void)tr_fail(r, ERR_SVR_ACCOUNT_USERSIG_EMPTY, "user_sig is empty");
+    if (tr_g.secret_key) {
+        char why[128];
+        int rc = tr_usersig_verify(sig, tr_g.app_id, id, tr_g.secret_key, (uint64_t)time(NULL), why, sizeof why);
+        if (rc != 0) return (void)tr_fail(r, rc, "%s", why);
+    }
+    if (tr_g.logged_in) {
+        if (strcmp(tr_g.user_id, id) == 0) return tr_succeed(r, NULL);
+        return (void)tr_fail(r, ERR_SDK_INVALID_OPERATION, "already logged in as \"%s\": log out first",
+                             tr_g.user_id);
+    }
+    new_token();
+    tr_store* st = tr_g.store;
+    bool created = false;
+    int slot = -1;
+    tr_feed_reap(); /* free the slots of dead processes first */
+    int rc = tr_store_begin(st);
+    if (rc == TR_OK) rc = tr_store_account_ensure(st, id, &created);
+    if (rc == TR_OK) rc = tr_store_slot_acquire(st, &slot);
+    if (rc == TR_OK) rc = tr_store_session_add(st, tr_g.token, id, tr_g.device, false, slot);
+    if (rc == TR_OK) rc = tr_store_event_add(st, TR_EVT_PRESENCE, id, tr_g.token);
+    if (rc == TR_OK && created) rc = tr_store_event_add(st, TR_EVT_PROFILE, id, tr_g.token);
+    if (tr_commit(rc, r) != ERR_SUCC) {
+        tr_store_slot_release(st, slot);
+        return;
+    }
+    session_set(id, slot);
+    tr_succeed(r, NULL);
+}
+
+int tr_session_end(tr_result* r) {
+    if (!tr_g.logged_in) return ERR_SUCC;
+    tr_store* st = tr_g.store;
+    int n = 0;
+    int rc = tr_store_begin(st);
+    if (rc == TR_OK) rc = tr_store_session_remove(st, tr_g.token);
+    if (rc == TR_OK) tr_store_slot_release(st, tr_g.slot);
+    if (rc == TR_OK) rc = tr_store_session_count(st, tr_g.user_id, &n);
+    if (rc == TR_OK && n == 0) {
+        rc = tr_store_status_set(st, tr_g.user_id, kTIMUserStatusType_UnLogined, "");
+        if (rc == TR_NOTFOUND) rc = TR_OK; /* the admin deleted the account meanwhile */
+    }
+    if (rc == TR_OK) rc = tr_store_event_add(st, TR_EVT_PRESENCE, tr_g.user_id, tr_g.token);
+    if (tr_commit(rc, r) != ERR_SUCC) return r->code;
+    tr_session_forget();
+    return ERR_SUCC;
+}
+
+void tr_job_logout(tr_job* j, tr_result* r) {
+    (void)j;
+    if (tr_session_end(r) == ERR_SUCC) tr_succeed(r, NULL);
+}
