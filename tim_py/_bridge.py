@@ -1,6 +1,6 @@
 """The completion queue, seen from Python.
 
-The C bridge (build_ffi.py) turns every completion and event of the library
+The C bridge (csrc/bridge/) turns every completion and event of the library
 into a node of one C list and writes to an eventfd when the list goes from
 empty to non-empty.  This module owns:
 

@@ -1,4 +1,4 @@
-"""The compiled module, imported in one place (see build_ffi.py).
+"""The compiled module, imported in one place (build_ffi.py builds it from csrc/bridge and timref).
 
 cffi builds ``_tim`` without type information: ``ffi`` and ``lib`` are ``Any``
 to a type checker.

@@ -1,0 +1,113 @@
+/*
+ * tp_api.c - the library in use: the function table, generated from TP_FUNCTIONS (tp_bridge.h);
+ * the table of the compiled-in timref; tp_load, which fills a table from another library with
+ * dlopen + dlsym; and the thin wrappers tp_TIM...() that every Python call goes through.
+ *
+ * Every wrapper reads the current table once and calls through it, so one switch (tp_load)
+ * moves every call, and a call costs one indirect call more than calling timref directly.
+ */
+#include <dlfcn.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "tp_bridge.h"
+#include "tp_internal.h"
+
+#define TP_UNPAREN(...) __VA_ARGS__
+
+/* ---- the function table --------------------------------------------------------------------- */
+
+#define TP_FIELD_SYNC(need, ret, wret, name, params, args, missing) ret(*name) params;
+#define TP_FIELD_ASYNC(need, name, params, args) \
+    int (*name)(TP_UNPAREN params TIMCommCallback cb, const void* user_data);
+#define TP_FIELD_EVENT(name, cbtype) void (*name)(cbtype cb, const void* user_data);
+
+struct tp_api {
+    TP_FUNCTIONS(TP_FIELD_SYNC, TP_FIELD_ASYNC, TP_FIELD_EVENT)
+};
+
+/* The compiled-in timref.  Initialising the typed fields with the real functions makes the
+ * compiler check every type of TP_FUNCTIONS against TIMManager.h and TIMRef.h. */
+#define TP_BUILTIN_SYNC(need, ret, wret, name, params, args, missing) .name = name,
+#define TP_BUILTIN_ASYNC(need, name, params, args) .name = name,
+#define TP_BUILTIN_EVENT(name, cbtype) .name = name,
+
+static const struct tp_api tp_builtin = {
+    TP_FUNCTIONS(TP_BUILTIN_SYNC, TP_BUILTIN_ASYNC, TP_BUILTIN_EVENT)
+};
+static struct tp_api tp_loaded;
+static const struct tp_api* tp_cur = &tp_builtin;
+
+/* ---- choosing the library ------------------------------------------------------------------- */
+
+/* 1 for a function tp_load must find, 0 for an optional one */
+#define TP_NEEDED_REQ 1
+#define TP_NEEDED_OPT 0
+
+int tp_load(const char* path, char* err, size_t errlen) {
+    if (!path || !*path) {
+        tp_cur = &tp_builtin;
+        return 0;
+    }
+    void* h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        snprintf(err, errlen, "%s", dlerror());
+        return -1;
+    }
+    struct tp_api api;
+    memset(&api, 0, sizeof api);
+    /* dlsym returns an object pointer; memcpy moves it into the typed function pointer
+     * without a conversion ISO C leaves undefined.  A missing optional function stays NULL. */
+#define TP_SYM(name, required)                                                                     \
+    do {                                                                                           \
+        dlerror();                                                                                 \
+        void* sym = dlsym(h, #name);                                                               \
+        if (!sym && (required)) {                                                                  \
+            snprintf(err, errlen, "%s does not export %s", path, #name);                           \
+            return -1;                                                                             \
+        }                                                                                          \
+        memcpy(&api.name, &sym, sizeof sym);                                                       \
+    } while (0);
+#define TP_LOAD_SYNC(need, ret, wret, name, params, args, missing) TP_SYM(name, TP_NEEDED_##need)
+#define TP_LOAD_ASYNC(need, name, params, args) TP_SYM(name, TP_NEEDED_##need)
+#define TP_LOAD_EVENT(name, cbtype) TP_SYM(name, 1)
+    TP_FUNCTIONS(TP_LOAD_SYNC, TP_LOAD_ASYNC, TP_LOAD_EVENT)
+#undef TP_SYM
+    tp_loaded = api;
+    tp_cur = &tp_loaded;
+    return 0;
+}
+
+int tp_has_admin(void) { return tp_cur->TIMRefAdminRequest != NULL; }
+
+int tp_is_builtin(void) { return tp_cur == &tp_builtin; }
+
+void tp_set_event_callbacks(int on) {
+    tp_cur->TIMSetSelfInfoUpdatedCallback(on ? tp_on_self_info : NULL, NULL);
+    tp_cur->TIMSetUserStatusChangedCallback(on ? tp_on_user_status : NULL, NULL);
+    tp_cur->TIMSetUserInfoChangedCallback(on ? tp_on_user_info : NULL, NULL);
+}
+
+/* ---- the wrappers: every Python call goes through the table ---------------------------------
+ *
+ * A REQ function is called straight through the table; an OPT one first checks that the
+ * library has it (TP_GUARD_OPT).  The prototypes are those of tp_cdef.h. */
+
+#define TP_GUARD_REQ(name, missing)
+#define TP_GUARD_OPT(name, missing) \
+    if (!tp_cur->name) return missing;
+
+#define TP_WRAP_SYNC(need, ret, wret, name, params, args, missing) \
+    wret tp_##name params {                                        \
+        TP_GUARD_##need(name, missing)                             \
+        return (wret)tp_cur->name args;                            \
+    }
+#define TP_WRAP_ASYNC(need, name, params, args)                                                \
+    int tp_##name(TP_UNPAREN params uint64_t token) {                                          \
+        TP_GUARD_##need(name, TP_ERR_UNSUPPORTED)                                              \
+        return tp_cur->name(TP_UNPAREN args tp_on_complete, (const void*)(uintptr_t)token);    \
+    }
+#define TP_WRAP_EVENT(name, cbtype)
+
+TP_FUNCTIONS(TP_WRAP_SYNC, TP_WRAP_ASYNC, TP_WRAP_EVENT)
