@@ -11,6 +11,7 @@ build of the C interface, such as a vendor ``libImSDK.so``.
 """
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any
 
 from .client import TIM, EventIterator, Future
@@ -50,7 +51,7 @@ from .usersig import gen_user_sig
 if TYPE_CHECKING:
     from .aio import AsyncTIM
 
-__version__ = "1.0.0"
+    __version__: str  # read on first use: see _version()
 
 __all__ = [
     "TIM", "AsyncTIM", "Future", "EventIterator", "gen_user_sig",
@@ -63,9 +64,30 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:  # tim_py.AsyncTIM without importing asyncio up front
-    if name == "AsyncTIM":
+def _version() -> str:
+    """The version, stated once, in the file VERSION at the top of the source tree: as the
+    installed distribution's metadata has it (pyproject.toml reads it from that file), else,
+    from a source tree that is not installed, that file itself."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("tim_py")
+    except PackageNotFoundError:
+        pass
+    try:
+        with open(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "VERSION"),
+                  encoding="utf-8") as f:
+            return f.read().strip()
+    except OSError:
+        return "0+unknown"
+
+
+def __getattr__(name: str) -> Any:
+    if name == "AsyncTIM":  # tim_py.AsyncTIM without importing asyncio up front
         from .aio import AsyncTIM
 
         return AsyncTIM
+    if name == "__version__":  # importlib.metadata takes some 20 ms to import: not up front either
+        globals()["__version__"] = v = _version()
+        return v
     raise AttributeError(f"module 'tim_py' has no attribute {name!r}")

@@ -44,22 +44,26 @@ from . import _bridge
 from ._bridge import STEP, next_token, registry
 from ._ffi import ffi, lib
 from .errors import CallInterrupted, NotInitializedError, error_for, error_for_return
+from .fields import (
+    CUSTOM,
+    CUSTOM_KEY,
+    CUSTOM_VALUE,
+    ENUM,
+    FIELDS,
+    STRING,
+    UINT32_MAX,
+    Field,
+    profile_from_json,
+    profiles_from_json,
+)
 from .types import (
-    ALLOW_TYPE_NAMES,
     EVENT,
     EVENT_NAMES,
-    FORBID_TYPE_NAMES,
-    GENDER_NAMES,
-    AllowType,
     CustomField,
     Event,
-    ForbidType,
-    Gender,
     LoginStatus,
     Options,
     Profile,
-    profile_from_json,
-    profiles_from_json,
     statuses_from_json,
 )
 
@@ -69,7 +73,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("tim_py")
 
-UINT32_MAX = 0xFFFFFFFF
 UINT64_MAX = 0xFFFFFFFFFFFFFFFF
 
 _dumps = orjson.dumps
@@ -108,7 +111,7 @@ def check_uint(name: str, value: Any, lo: int = 0, hi: int = UINT32_MAX) -> int:
     return int(value)
 
 
-def check_enum(name: str, value: Any, names: Dict[str, Any], enum_cls: Any) -> int:
+def check_enum(name: str, value: Any, names: Mapping[str, Any], enum_cls: Any) -> int:
     """An enum value given as the enum, its int value, or the Web SDK's string."""
     if isinstance(value, str):
         try:
@@ -173,51 +176,37 @@ def check_custom_fields(name: str, value: Any) -> List[Dict[str, str]]:
             raise TypeError(f"{name}[{i}]['key'] must be a str, got {type_name(key)}")
         if not isinstance(val, str):
             raise TypeError(f"{name}[{i}]['value'] must be a str, got {type_name(val)}")
-        out.append({"user_profile_custom_string_info_key": key,
-                    "user_profile_custom_string_info_value": val})
+        out.append({CUSTOM_KEY: key, CUSTOM_VALUE: val})
     return out
 
 
 class ProfileField(NamedTuple):
-    """One profile field: its Web SDK name, its C item key, and the checker of its value
-    (``check(name_given, value)`` -> the value for C, or TypeError / ValueError)."""
+    """A field that can be changed: its Web SDK name, its C item key, and the checker of its
+    value (``check(name_given, value)`` -> the value for C, or TypeError / ValueError)."""
 
     web: str
     key: str
     check: Callable[[str, Any], Any]
 
 
-def _str_field(web: str, key: str) -> ProfileField:
-    return ProfileField(web, key, check_str)
+def _checker(f: Field) -> Callable[[str, Any], Any]:
+    """The check of a field's value, from its kind (and range, or enum)."""
+    if f.kind == STRING:
+        return check_str
+    if f.kind == CUSTOM:
+        return check_custom_fields
+    if f.kind == ENUM:
+        names, cls = f.values, f.enum
+        return lambda name, v: check_enum(name, v, names, cls)
+    hi = f.hi
+    return lambda name, v: check_uint(name, v, 0, hi)
 
 
-def _uint_field(web: str, key: str, hi: int = UINT32_MAX) -> ProfileField:
-    return ProfileField(web, key, lambda name, v: check_uint(name, v, 0, hi))
-
-
-def _enum_field(web: str, key: str, names: Dict[str, Any], cls: Any) -> ProfileField:
-    return ProfileField(web, key, lambda name, v: check_enum(name, v, names, cls))
-
-
-#: Profile fields: our name -> ProfileField(the Web SDK's name, the C item key, checker).
+#: The fields that can be changed (tim_py.fields.FIELDS but user_id and last_updated_time):
+#: our name -> ProfileField(the Web SDK's name, the C item key, checker).
 #: Both names are accepted wherever fields are given.
 PROFILE_FIELDS: Dict[str, ProfileField] = {
-    "nick": _str_field("nick", "user_profile_item_nick_name"),
-    "avatar": _str_field("avatar", "user_profile_item_face_url"),
-    "gender": _enum_field("gender", "user_profile_item_gender", GENDER_NAMES, Gender),
-    "self_signature": _str_field("selfSignature", "user_profile_item_self_signature"),
-    "allow_type": _enum_field("allowType", "user_profile_item_add_permission", ALLOW_TYPE_NAMES, AllowType),
-    "birthday": _uint_field("birthday", "user_profile_item_birthday"),
-    "location": _str_field("location", "user_profile_item_location"),
-    "language": _uint_field("language", "user_profile_item_language"),
-    "message_settings": _uint_field("messageSettings", "user_profile_item_message_settings", 1),
-    "admin_forbid_type": _enum_field("adminForbidType", "user_profile_item_admin_forbid_type",
-                                     FORBID_TYPE_NAMES, ForbidType),
-    "level": _uint_field("level", "user_profile_item_level"),
-    "role": _uint_field("role", "user_profile_item_role"),
-    "profile_custom_field": ProfileField("profileCustomField", "user_profile_item_custom_string_array",
-                                         check_custom_fields),
-}
+    f.name: ProfileField(f.web, f.item, _checker(f)) for f in FIELDS if f.item is not None}
 
 #: Either name -> our name.
 PROFILE_FIELD_NAMES: Dict[str, str] = {
@@ -291,9 +280,15 @@ def _optional_ids(what: str, value: Any) -> Any:
 # ---------------------------------------------------------------------------
 
 
+def closed_before_completion() -> CallInterrupted:
+    """What a call still pending when its client closes resolves to."""
+    return CallInterrupted(lib.ERR_SDK_COMM_INTERRUPT, "the client was closed before the call completed")
+
+
+
 def _first_profile(data: Any) -> Profile:
     if not data:
-        raise error_for(40003, "the logged-in user's account does not exist")
+        raise error_for(lib.ERR_SVR_PROFILE_ACCOUNT_NOT_FOUND, "the logged-in user's account does not exist")
     return profile_from_json(data[0])
 
 
@@ -438,7 +433,7 @@ class _Core:
     def _call(self, cfunc: Any, args: Tuple[Any, ...], decode: Optional[Callable[[Any], Any]],
               name: str) -> Any:
         if self._closed:
-            raise NotInitializedError(6013, "the client is closed")
+            raise NotInitializedError(lib.ERR_SDK_NOT_INITIALIZED, "the client is closed")
         fut = self._new_future()
         token = next_token()
         registry[token] = (fut, decode)
@@ -475,7 +470,8 @@ class _Core:
         entry = registry.pop(token, None)
         if entry is not None:
             try:
-                entry[0].set_exception(CallInterrupted(7009, "the client was closed during the call"))
+                entry[0].set_exception(
+                    CallInterrupted(lib.ERR_SDK_COMM_INTERRUPT, "the client was closed during the call"))
             except Exception:
                 pass
 
@@ -557,8 +553,8 @@ class _Core:
         "hi"}``), not both (TypeError).  Either way a field may be named the Web
         SDK's way (selfSignature, allowType, messageSettings, adminForbidType,
         profileCustomField) or ours (self_signature, ...); an unknown name raises
-        TypeError.  See ``PROFILE_FIELDS``.  Resolves to your new ``Profile``, as the
-        Web SDK's updateMyProfile does.
+        TypeError.  See ``PROFILE_FIELDS`` (from the table ``tim_py.fields.FIELDS``).
+        Resolves to your new ``Profile``, as the Web SDK's updateMyProfile does.
         """
         if options is not None:
             if not isinstance(options, dict):
@@ -691,7 +687,7 @@ class _Core:
             self._check_event(n)
         check_uint("maxsize", maxsize, 1, 1 << 30)
         if self._closed:
-            raise NotInitializedError(6013, "the client is closed")
+            raise NotInitializedError(lib.ERR_SDK_NOT_INITIALIZED, "the client is closed")
         return frozenset(names) if names else EVENT_NAMES
 
     def _add_stream(self, stream: _EventQueue) -> None:
@@ -745,8 +741,7 @@ class _Core:
                 self._stop_delivery()
                 self._final_drain()
             finally:
-                _bridge.fail_pending(
-                    lambda: CallInterrupted(7009, "the client was closed before the call completed"))
+                _bridge.fail_pending(closed_before_completion)
                 for s in list(self._streams):
                     s._end()
                 _bridge.release(self)

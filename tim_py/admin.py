@@ -9,7 +9,7 @@ Like every other method they return a future (``TIM``) or an awaitable
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ._core import (
     PROFILE_FIELD_NAMES,
@@ -24,40 +24,16 @@ from ._core import (
 )
 from ._ffi import lib
 from .errors import UnsupportedError
-from .types import (
-    ALLOW_TYPE_NAMES,
-    CUSTOM_PREFIX,
-    FORBID_TYPE_NAMES,
-    GENDER_NAMES,
-    AllowType,
-    ForbidType,
-    Gender,
-    UserStatusType,
-)
+from .fields import CUSTOM_KEY, CUSTOM_VALUE, FIELDS
+from .types import CUSTOM_PREFIX, UserStatusType
 
 __all__ = ["Admin", "FIELD_TAGS"]
 
 #: Profile field name -> REST profile tag (the Web SDK's camelCase names are
-#: accepted too, through PROFILE_FIELD_NAMES)
-FIELD_TAGS = {
-    "nick": "Tag_Profile_IM_Nick",
-    "avatar": "Tag_Profile_IM_Image",
-    "gender": "Tag_Profile_IM_Gender",
-    "self_signature": "Tag_Profile_IM_SelfSignature",
-    "allow_type": "Tag_Profile_IM_AllowType",
-    "location": "Tag_Profile_IM_Location",
-    "language": "Tag_Profile_IM_Language",
-    "birthday": "Tag_Profile_IM_BirthDay",
-    "level": "Tag_Profile_IM_Level",
-    "role": "Tag_Profile_IM_Role",
-    "message_settings": "Tag_Profile_IM_MsgSettings",
-    "admin_forbid_type": "Tag_Profile_IM_AdminForbidType",
-}
-_ENUM_FROM_REST: Dict[str, Tuple[Dict[str, Any], Any]] = {
-    "gender": (GENDER_NAMES, Gender),
-    "allow_type": (ALLOW_TYPE_NAMES, AllowType),
-    "admin_forbid_type": (FORBID_TYPE_NAMES, ForbidType),
-}
+#: accepted too, through PROFILE_FIELD_NAMES); from tim_py.fields.FIELDS
+FIELD_TAGS: Dict[str, str] = {f.name: f.tag for f in FIELDS if f.tag is not None}
+#: Enum field name -> {the REST string (the Web SDK's): enum member}
+_ENUM_FROM_REST: Dict[str, Mapping[str, Any]] = {f.name: f.values for f in FIELDS if f.values}
 
 
 def _answer(data: Any) -> Any:
@@ -120,7 +96,8 @@ class Admin:
         return self._send("v4/im_open_login_svc/multiaccount_import", {"Accounts": ids}, _fail_accounts)
 
     def delete_accounts(self, user_ids: Sequence[str]) -> Any:
-        """Delete accounts; resolves to {user_id: ResultCode} (0 deleted, 70107 no such account)."""
+        """Delete accounts; resolves to {user_id: ResultCode} (0 deleted, 70107 no such account:
+        errors.REST_ERR_NO_ACCOUNT)."""
         ids = check_id_list("user_ids", user_ids)
         return self._send("v4/im_open_login_svc/account_delete",
                           {"DeleteItem": [{"UserID": i} for i in ids]}, _delete_results)
@@ -152,9 +129,9 @@ class Admin:
                     tag = item.get("Tag")
                     for name, our in back.get(tag, ((tag, tag),)):
                         value = item.get("Value")
-                        conv = _ENUM_FROM_REST.get(our)
-                        if conv is not None and isinstance(value, str) and value in conv[0]:
-                            value = conv[0][value]
+                        members = _ENUM_FROM_REST.get(our)
+                        if members is not None and isinstance(value, str) and value in members:
+                            value = members[value]
                         values[name] = value
                 out[user.get("To_Account", "")] = values
             return out
@@ -181,10 +158,10 @@ class Admin:
             our = PROFILE_FIELD_NAMES.get(name)
             if our == "profile_custom_field":
                 for entry in check_custom_fields(name, value):
-                    key = entry["user_profile_custom_string_info_key"]
+                    key = entry[CUSTOM_KEY]
                     if not key.startswith(CUSTOM_PREFIX):
                         key = CUSTOM_PREFIX + key
-                    items.append({"Tag": key, "Value": entry["user_profile_custom_string_info_value"]})
+                    items.append({"Tag": key, "Value": entry[CUSTOM_VALUE]})
                 continue
             field_tag = FIELD_TAGS.get(our) if our is not None else None
             if our is None or field_tag is None:

@@ -28,9 +28,8 @@ from typing import (
 )
 
 from ._bridge import drain, fail_pending
-from ._core import _Core, _EventQueue
+from ._core import _Core, _EventQueue, closed_before_completion
 from ._ffi import lib
-from .errors import CallInterrupted
 from .types import Event
 
 if TYPE_CHECKING:
@@ -184,8 +183,7 @@ class AsyncTIM(_Core):
                 try:
                     while drain(self._on_event):
                         pass
-                    fail_pending(lambda: CallInterrupted(
-                        7009, "the client was closed before the call completed"))
+                    fail_pending(closed_before_completion)
                 finally:
                     done.set()
 

@@ -8,10 +8,16 @@ Some kinds also derive from a built-in exception so that plain Python code can
 catch them naturally: a refused parameter is a ``ValueError`` too, an
 interrupted call an ``InterruptedError``-like ``CallInterrupted``, and the
 "one client per process" rule a ``RuntimeError``.
+
+The codes are the C headers' (``lib.ERR_*`` of TIMErrorCode.h, ``lib.TIM_ERR_*`` of
+the ``TIMResult`` enum), as the compiled module exposes them; the two REST codes of
+the admin surface that no header defines are named here (``REST_ERR_*``).
 """
 from __future__ import annotations
 
 from typing import Any, Dict, Optional, Tuple, Type
+
+from ._ffi import lib
 
 __all__ = [
     "TIMError",
@@ -31,7 +37,14 @@ __all__ = [
     "ClientOpenError",
     "error_for",
     "error_for_return",
+    "REST_ERR_NO_ACCOUNT",
+    "REST_ERR_PARAM",
 ]
+
+#: The admin surface's REST code for an account that does not exist (timref's admin.c, alike).
+REST_ERR_NO_ACCOUNT = 70107
+#: The admin surface's REST code for a malformed request body.
+REST_ERR_PARAM = 70402
 
 
 class TIMError(Exception):
@@ -109,14 +122,17 @@ class StoreError(TIMError):
 
 
 class AdminError(TIMError):
-    """A REST-style error code from the admin surface (70107 no such account, 70402 bad parameter...)."""
+    """A REST-style error code from the admin surface (70107 no such account, 70402 bad parameter...).
+
+    (``REST_ERR_NO_ACCOUNT``, ``REST_ERR_PARAM``)
+    """
 
 
 class UnsupportedError(TIMError, NotImplementedError):
     """The feature needs timref (the admin surface) but the loaded library does not have it."""
 
     def __init__(self, desc: str) -> None:
-        super().__init__(7014, desc)
+        super().__init__(lib.ERR_SDK_INVALID_OPERATION, desc)
 
     def __reduce__(self) -> Tuple[Any, ...]:
         return (type(self), (self.desc,))
@@ -126,40 +142,44 @@ class ClientOpenError(TIMError, RuntimeError):
     """A second client was opened while one is open: the C SDK is one per process."""
 
     def __init__(self, desc: str) -> None:
-        super().__init__(7014, desc)
+        super().__init__(lib.ERR_SDK_INVALID_OPERATION, desc)
 
     def __reduce__(self) -> Tuple[Any, ...]:
         return (type(self), (self.desc,))
 
 
 _BY_CODE: Dict[int, Type[TIMError]] = {
-    6013: NotInitializedError,
-    6014: NotLoggedInError,
-    6017: InvalidParameterError,
-    6027: InvalidParameterError,
-    -3: InvalidParameterError,
-    -4: InvalidParameterError,
-    7003: InvalidIdentifierError,
-    7009: CallInterrupted,
-    7012: InternalError,
-    6028: InternalError,
-    7014: InvalidOperationError,
-    9001: ProfileError,
-    9522: SizeLimitError,
-    6022: StoreError,
+    lib.ERR_SDK_NOT_INITIALIZED: NotInitializedError,
+    lib.ERR_SDK_NOT_LOGGED_IN: NotLoggedInError,
+    lib.ERR_INVALID_PARAMETERS: InvalidParameterError,
+    lib.ERR_INVALID_JSON: InvalidParameterError,
+    lib.TIM_ERR_JSON: InvalidParameterError,
+    lib.TIM_ERR_PARAM: InvalidParameterError,
+    lib.ERR_SDK_COMM_INVALID_IDENTIFIER: InvalidIdentifierError,
+    lib.ERR_SDK_COMM_INTERRUPT: CallInterrupted,
+    lib.ERR_SDK_INTERNAL_ERROR: InternalError,
+    lib.ERR_OUT_OF_MEMORY: InternalError,
+    lib.ERR_SDK_INVALID_OPERATION: InvalidOperationError,
+    lib.ERR_SDK_FRIENDSHIP_INVALID_PROFILE_KEY: ProfileError,
+    lib.ERR_SDK_NET_PKG_SIZE_LIMIT: SizeLimitError,
+    lib.ERR_IO_OPERATION_FAILED: StoreError,
 }
+#: Blocks of codes, (first, last, class): the profile server's codes, the UserSig codes, and
+#: the rest of the account / REST block (to 70999) for the admin surface.
+_RANGES: Tuple[Tuple[int, int, Type[TIMError]], ...] = (
+    (lib.ERR_SVR_PROFILE_INVALID_PARAMETERS, lib.ERR_SVR_PROFILE_INVALID_VALUE_FORMAT, ProfileError),
+    (lib.ERR_SVR_ACCOUNT_USERSIG_EXPIRED, lib.ERR_SVR_ACCOUNT_USERSIG_MISMATCH_SDKAPPID, UserSigError),
+    (lib.ERR_SVR_ACCOUNT_USERSIG_MISMATCH_SDKAPPID + 1, 70999, AdminError),
+)
 
 
 def _class_for(code: int) -> Type[TIMError]:
     cls = _BY_CODE.get(code)
     if cls is not None:
         return cls
-    if 40001 <= code <= 40610:
-        return ProfileError
-    if 70001 <= code <= 70014:
-        return UserSigError
-    if 70015 <= code <= 70999:
-        return AdminError
+    for first, last, cls in _RANGES:
+        if first <= code <= last:
+            return cls
     return TIMError
 
 
@@ -169,13 +189,13 @@ def error_for(code: int, desc: str = "", json: Any = None) -> TIMError:
 
 
 _RETURN_TEXT = {
-    -1: "the SDK is not initialized",
-    -2: "not logged in",
-    -3: "TIM_ERR_JSON, an argument is not JSON of the expected shape",
-    -4: "TIM_ERR_PARAM, an argument was refused",
-    -5: "conversation error",
-    -6: "group error",
-    -100: "the loaded library does not have this function",
+    lib.TIM_ERR_SDKUNINIT: "the SDK is not initialized",
+    lib.TIM_ERR_NOTLOGIN: "not logged in",
+    lib.TIM_ERR_JSON: "TIM_ERR_JSON, an argument is not JSON of the expected shape",
+    lib.TIM_ERR_PARAM: "TIM_ERR_PARAM, an argument was refused",
+    lib.TIM_ERR_CONV: "conversation error",
+    lib.TIM_ERR_GROUP: "group error",
+    lib.TP_ERR_UNSUPPORTED: "the loaded library does not have this function",
 }
 
 
@@ -186,6 +206,6 @@ def error_for_return(rc: int, function: str, reason: Optional[str] = None) -> TI
     ``TIMRefGetLastError``); without one, the code's generic meaning is given.
     """
     desc = f"{function} returned {rc}: {reason or _RETURN_TEXT.get(rc, 'refused')}"
-    if rc == -100:
+    if rc == lib.TP_ERR_UNSUPPORTED:
         return UnsupportedError(desc)
     return error_for(rc, desc)

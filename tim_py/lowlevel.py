@@ -109,5 +109,5 @@ def call(name: str, *args: Any) -> Any:
     """``Raw.call`` through the client open in this process."""
     client = _bridge.current()
     if client is None or client.closed:
-        raise NotInitializedError(6013, "no tim_py client is open: open a TIM or AsyncTIM first")
+        raise NotInitializedError(lib.ERR_SDK_NOT_INITIALIZED, "no tim_py client is open: open a TIM or AsyncTIM first")
     return client.raw.call(name, *args)

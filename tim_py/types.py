@@ -2,8 +2,9 @@
 
 ``Profile`` and ``UserStatus`` are immutable named tuples, built from the C
 library's JSON by precomputed key maps (``tuple.__new__``: no Python
-``__init__`` per result); ``TYPES`` and ``EVENT`` mirror the Web
-SDK's ``TIM.TYPES`` and ``TIM.EVENT``.
+``__init__`` per result; a profile's keys come from the table of fields,
+``tim_py.fields``, which must list ``Profile``'s fields in its order);
+``TYPES`` and ``EVENT`` mirror the Web SDK's ``TIM.TYPES`` and ``TIM.EVENT``.
 """
 from __future__ import annotations
 
@@ -71,24 +72,6 @@ class LoginStatus(IntEnum):
     LOGOUTING = 4
 
 
-# The Web SDK's string values, accepted as input (and used by the admin surface).
-GENDER_NAMES = {
-    "Gender_Type_Unknown": Gender.UNKNOWN,
-    "Gender_Type_Male": Gender.MALE,
-    "Gender_Type_Female": Gender.FEMALE,
-}
-ALLOW_TYPE_NAMES = {
-    "AllowType_Type_Unknown": AllowType.UNKNOWN,
-    "AllowType_Type_AllowAny": AllowType.ALLOW_ANY,
-    "AllowType_Type_NeedConfirm": AllowType.NEED_CONFIRM,
-    "AllowType_Type_DenyAny": AllowType.DENY_ANY,
-}
-FORBID_TYPE_NAMES = {
-    "AdminForbid_Type_None": ForbidType.NONE,
-    "AdminForbid_Type_SendOut": ForbidType.SEND_OUT,
-}
-
-
 class TYPES:
     """The Web SDK's ``TIM.TYPES`` names, with the C values."""
 
@@ -134,7 +117,8 @@ class Profile(NamedTuple):
     """A user profile (Web SDK field names, in snake_case).
 
     An immutable named tuple: read fields by name, derive a changed copy with
-    ``profile._replace(nick="...")``.
+    ``profile._replace(nick="...")``.  Its fields are the rows of
+    ``tim_py.fields.FIELDS``, in the same order (checked at import).
     """
 
     user_id: str
@@ -184,59 +168,15 @@ class Event(NamedTuple):
 
 
 # ---------------------------------------------------------------------------
-# Decoding the C JSON (precomputed maps; no per-call work beyond lookups)
+# Decoding the C JSON of a status (a profile's: tim_py.fields, from its table)
 # ---------------------------------------------------------------------------
 
-_GENDER_BY_VALUE = {int(m): m for m in Gender}
-_ALLOW_BY_VALUE = {int(m): m for m in AllowType}
-_FORBID_BY_VALUE = {int(m): m for m in ForbidType}
 _STATUS_BY_VALUE = {int(m): m for m in UserStatusType}
 
 _EMPTY: Tuple[Any, ...] = ()
 
 
 _new = tuple.__new__
-
-
-def profile_from_json(d: Dict[str, Any]) -> Profile:
-    g = d.get
-    custom = g("user_profile_custom_string_array")
-    if custom:
-        fields = tuple(
-            _new(CustomField, (c.get("user_profile_custom_string_info_key", ""),
-                               c.get("user_profile_custom_string_info_value", "")))
-            for c in custom
-        )
-    else:
-        fields = _EMPTY
-    gender = g("user_profile_gender", 0)
-    allow = g("user_profile_add_permission", 0)
-    forbid = g("user_profile_admin_forbid_type", 0)
-    return _new(Profile, (
-        g("user_profile_identifier", ""),
-        g("user_profile_nick_name", ""),
-        g("user_profile_face_url", ""),
-        _GENDER_BY_VALUE.get(gender, gender),
-        g("user_profile_self_signature", ""),
-        _ALLOW_BY_VALUE.get(allow, allow),
-        g("user_profile_birthday", 0),
-        g("user_profile_location", ""),
-        g("user_profile_language", 0),
-        g("user_profile_message_settings", 0),
-        _FORBID_BY_VALUE.get(forbid, forbid),
-        g("user_profile_level", 0),
-        g("user_profile_role", 0),
-        fields,
-        g("user_profile_last_updated_time", 0),
-    ))
-
-
-def profiles_from_json(data: Any) -> List[Profile]:
-    if data is None:
-        return []
-    if isinstance(data, dict):  # one profile (TIMSelfInfoUpdatedCallback)
-        return [profile_from_json(data)]
-    return [profile_from_json(d) for d in data]
 
 
 def status_from_json(d: Dict[str, Any]) -> UserStatus:

@@ -14,10 +14,11 @@ import tempfile
 import threading
 from typing import Any, Optional
 
-from . import EVENT, TYPES, TIM, UserStatusType, gen_user_sig
-from .types import Event
+from .. import EVENT, TYPES, TIM, UserStatusType, gen_user_sig
+from ..types import CUSTOM_PREFIX, Event
+from .world import DEFAULT_APP_ID
 
-DEMO_APP_ID = 1400000001
+DEMO_APP_ID = DEFAULT_APP_ID
 DEMO_KEY = "timref-demo-secret-key"
 WAIT = 15.0  # seconds to wait for an event from the other process before giving up
 
@@ -46,7 +47,7 @@ def _say(text: str) -> None:
 
 
 def _show_profile(p: Any) -> str:
-    custom = ", ".join(f"{f.key[len('Tag_Profile_Custom_'):]}={f.value!r}" for f in p.profile_custom_field)
+    custom = ", ".join(f"{f.key[len(CUSTOM_PREFIX):]}={f.value!r}" for f in p.profile_custom_field)
     return (f"{p.user_id}: nick={p.nick!r} gender={p.gender.name.lower()} "
             f"signature={p.self_signature!r} location={p.location!r}"
             + (f" custom[{custom}]" if custom else ""))
@@ -138,7 +139,7 @@ def _two_processes(tim: TIM, where: str) -> bool:
     tim.on(EVENT.PROFILE_UPDATED, watch_profile)
     tim.subscribe_user_info(["bob"]).result()
     cmd = [sys.executable, "-c", BOB_PROCESS, str(DEMO_APP_ID), DEMO_KEY, where]
-    _say("   starting bob's process (its script is BOB_PROCESS in tim_py/_demo.py):")
+    _say("   starting bob's process (its script is BOB_PROCESS in tim_py/cli/demo.py):")
     try:
         proc = subprocess.run(cmd, timeout=60, env=dict(os.environ, PYTHONUNBUFFERED="1"))
     except subprocess.TimeoutExpired:
