@@ -23,7 +23,6 @@ Modes
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import gc
 import json
 import os
@@ -31,6 +30,7 @@ import sys
 import threading
 import time
 
+from bench_common import ids_of, pipelined_async, pipelined_sync, requests
 from tim_py import EVENT, TIM
 from tim_py.aio import AsyncTIM
 
@@ -39,17 +39,6 @@ APP = 1400000001
 
 def out(**kw) -> None:
     print(json.dumps(kw), flush=True)
-
-
-def ids_of(accounts: int) -> list:
-    return [f"u{i:07d}" for i in range(accounts)]
-
-
-def requests(kind: str, accounts: int) -> list:
-    ids = ids_of(accounts)
-    if kind == "get1":
-        return [[i] for i in ids]
-    return [[ids[(r * 100 + k) % accounts] for k in range(100)] for r in range(64)]
 
 
 def pct(values: list, p: float) -> float:
@@ -76,25 +65,12 @@ async def _async_setup(accounts: int, data_dir=None, user="u0000000") -> AsyncTI
     return tim
 
 
-async def _async_pipelined(tim: AsyncTIM, reqs: list, count: int, window: int) -> float:
-    get = tim.get_user_profile
-    gather = asyncio.gather
-    nreq = len(reqs)
-    t0 = time.perf_counter()
-    i = 0
-    while i < count:
-        burst = min(window, count - i)
-        await gather(*[get(reqs[(i + k) % nreq]) for k in range(burst)])
-        i += burst
-    return time.perf_counter() - t0
-
-
 def get_async(kind: str, n: int, window: int, accounts: int) -> None:
     async def main() -> None:
         tim = await _async_setup(accounts)
         reqs = requests(kind, accounts)
-        await _async_pipelined(tim, reqs, min(window, n), window)  # warm-up
-        dt = await _async_pipelined(tim, reqs, n, window)
+        await pipelined_async(tim.get_user_profile, reqs, min(window, n), window)  # warm-up
+        dt = await pipelined_async(tim.get_user_profile, reqs, n, window)
         await tim.close()
         per = 1 if kind == "get1" else 100
         out(ops_per_s=n / dt, profiles_per_s=n * per / dt, n=n, window=window, seconds=dt)
@@ -144,10 +120,10 @@ def rss(n: int, window: int, accounts: int) -> None:
         tim = await _async_setup(accounts)
         reqs = requests("get1", accounts)
         warm = min(n, max(20 * window, 2 * accounts))
-        await _async_pipelined(tim, reqs, warm, window)  # caches, pools, the registry
+        await pipelined_async(tim.get_user_profile, reqs, warm, window)  # caches, pools, the registry
         gc.collect()
         before = rss_mb()
-        dt = await _async_pipelined(tim, reqs, n, window)
+        dt = await pipelined_async(tim.get_user_profile, reqs, n, window)
         gc.collect()
         after = rss_mb()
         await tim.close()
@@ -171,24 +147,8 @@ def _sync_setup(accounts: int) -> TIM:
 def get_sync(kind: str, n: int, window: int, accounts: int) -> None:
     tim = _sync_setup(accounts)
     reqs = requests(kind, accounts)
-    get = tim.get_user_profile
-    wait = concurrent.futures.wait
-    nreq = len(reqs)
-
-    def run(count: int) -> float:
-        t0 = time.perf_counter()
-        i = 0
-        while i < count:
-            burst = min(window, count - i)
-            futs = [get(reqs[(i + k) % nreq]) for k in range(burst)]
-            wait(futs)
-            for f in futs:
-                f.result()
-            i += burst
-        return time.perf_counter() - t0
-
-    run(min(window, n))
-    dt = run(n)
+    pipelined_sync(tim.get_user_profile, reqs, min(window, n), window)  # warm-up
+    dt = pipelined_sync(tim.get_user_profile, reqs, n, window)
     tim.close()
     per = 1 if kind == "get1" else 100
     out(ops_per_s=n / dt, profiles_per_s=n * per / dt, n=n, window=window, seconds=dt)

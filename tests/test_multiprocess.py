@@ -71,6 +71,17 @@ class Recorder:
                 self.cond.wait(left)
 
 
+def watch(tim: TIM, me: str, users: list, info: bool = False) -> Recorder:
+    """Log in as ``me``, record events, and subscribe to the status (and, with ``info``,
+    the profile) of ``users``."""
+    tim.login(me, "sig").result(T)
+    rec = Recorder(tim)
+    tim.subscribe_user_status(users).result(T)
+    if info:
+        tim.subscribe_user_info(users).result(T)
+    return rec
+
+
 # --------------------------------------------------------------------------------------
 
 BOB = """
@@ -87,10 +98,7 @@ with tim_py.TIM(int(sys.argv[1]), sys.argv[2]) as t:
 def test_told_of_another_process_changes(tmp_path, children):
     with TIM(APP_ID, tmp_path) as tim:
         tim.admin.import_account("bob").result(T)
-        tim.login("alice", "sig").result(T)
-        rec = Recorder(tim)
-        tim.subscribe_user_status(["bob"]).result(T)
-        tim.subscribe_user_info(["bob"]).result(T)
+        rec = watch(tim, "alice", ["bob"], info=True)
         child = spawn(BOB, APP_ID, tmp_path)
         children.append(child)
         assert read_line(child) == "done"
@@ -125,9 +133,7 @@ time.sleep(60)
 def test_kill_9_turns_user_offline(tmp_path, children):
     with TIM(APP_ID, tmp_path) as tim:
         tim.admin.import_account("victim").result(T)
-        tim.login("watcher", "sig").result(T)
-        rec = Recorder(tim)
-        tim.subscribe_user_status(["victim"]).result(T)
+        rec = watch(tim, "watcher", ["victim"])
         child = spawn(VICTIM, APP_ID, tmp_path)
         children.append(child)
         assert read_line(child) == "ready"
@@ -291,9 +297,7 @@ with tim_py.TIM(int(sys.argv[1]), sys.argv[2]) as t:
 def test_kill_9_noticed_in_a_busy_world(tmp_path, children):
     with TIM(APP_ID, tmp_path) as tim:
         tim.admin.import_accounts(["victim", "chatter"]).result(T)
-        tim.login("watcher", "sig").result(T)
-        rec = Recorder(tim)
-        tim.subscribe_user_status(["victim"]).result(T)
+        rec = watch(tim, "watcher", ["victim"])
         victim = spawn(VICTIM, APP_ID, tmp_path)
         chatter = spawn(CHATTER, APP_ID, tmp_path)
         children.extend([victim, chatter])

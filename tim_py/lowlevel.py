@@ -18,7 +18,7 @@ process.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, overload
 
 import orjson
 
@@ -103,6 +103,23 @@ class Raw:
             raise UnsupportedError("the loaded library does not have TIMRefAdminRequest (timref only)")
         cargs = tuple(_arg(i, a) for i, a in enumerate(args))
         return self._client._call(_CFUNCS[name], cargs, _identity, name)
+
+
+if TYPE_CHECKING:
+    _F = TypeVar("_F")
+
+    class _TypedRaw(Raw, Generic[_F]):
+        """``client.raw`` as type checkers see it: ``_F`` is the client's future
+        (``Future[Any]`` for TIM, ``asyncio.Future[Any]`` for AsyncTIM)."""
+
+        # The synchronous functions return their value, the others a future.
+        @overload
+        def call(self, name: Literal["TIMGetSDKVersion", "TIMGetLoginUserID"]) -> str: ...
+        @overload
+        def call(self, name: Literal["TIMGetServerTime", "TIMGetLoginStatus"]) -> int: ...
+        @overload
+        def call(self, name: str, *args: Any) -> _F: ...
+        def call(self, name: str, *args: Any) -> Any: ...
 
 
 def call(name: str, *args: Any) -> Any:

@@ -6,7 +6,8 @@
  *   bench_get get1   N WINDOW ACCOUNTS      pipelined single-profile gets
  *   bench_get get100 N WINDOW ACCOUNTS      pipelined gets of 100 profiles (N batches)
  *   bench_get serial N ACCOUNTS             one get at a time: latency percentiles
- *   bench_get import DIR COUNT BATCH        create COUNT accounts u0000000.. (multiaccount_import)
+ *   bench_get import DIR COUNT BATCH        create COUNT accounts u0000000.. (multiaccount_import,
+ *                                           BATCH at most 100 a request, the vendor's limit)
  *   bench_get scale  DIR COUNT ROUNDS       batches of 100 random distinct ids, cold caches
  *   bench_get modify DIR N WINDOW           durable profile updates
  *
@@ -172,22 +173,44 @@ static uint64_t rnd(void) { /* xorshift64* */
     return g_rng * 2685821657736338717ULL;
 }
 
-static double run_pipelined(char** reqs, long nreq, long n, long window) {
+/* n calls issue(i, ctx), i = 0..n-1, pipelined: WINDOW calls, wait for all of them, repeat.
+ * Returns the seconds. */
+static double run_windowed(long n, long window, void (*issue)(long i, void* ctx), void* ctx) {
     long issued = 0;
     double t0 = now_s();
     while (issued < n) {
         long burst = n - issued < window ? n - issued : window;
         long base = atomic_load(&g_done);
-        for (long k = 0; k < burst; k++, issued++) {
-            int rc = TIMProfileGetUserProfileList(reqs[issued % nreq], on_done, NULL);
-            if (rc != 0) {
-                fprintf(stderr, "bench_get: get returned %d\n", rc);
-                exit(1);
-            }
-        }
+        for (long k = 0; k < burst; k++, issued++) issue(issued, ctx);
         wait_for(base + burst);
     }
     return now_s() - t0;
+}
+
+typedef struct get_reqs {
+    char** reqs;
+    long nreq;
+} get_reqs;
+
+static void issue_get(long i, void* ctx) {
+    const get_reqs* g = ctx;
+    int rc = TIMProfileGetUserProfileList(g->reqs[i % g->nreq], on_done, NULL);
+    if (rc != 0) {
+        fprintf(stderr, "bench_get: get returned %d\n", rc);
+        exit(1);
+    }
+}
+
+static double run_pipelined(char** reqs, long nreq, long n, long window) {
+    get_reqs g = {reqs, nreq};
+    return run_windowed(n, window, issue_get, &g);
+}
+
+static void issue_modify(long i, void* ctx) {
+    (void)ctx;
+    char req[128];
+    snprintf(req, sizeof req, "{\"user_profile_item_nick_name\":\"nick %ld\"}", i);
+    if (TIMProfileModifySelfUserProfile(req, on_done_any, NULL) != 0) exit(1);
 }
 
 int main(int argc, char** argv) {
@@ -199,7 +222,7 @@ int main(int argc, char** argv) {
     if (!strcmp(mode, "get1") || !strcmp(mode, "get100")) {
         long n = atol(argv[2]), window = atol(argv[3]), accounts = atol(argv[4]);
         init_and_login(NULL);
-        import_accounts(accounts, 10000);
+        import_accounts(accounts, 100);
         login("u0000000");
         char** reqs;
         long nreq;
@@ -230,7 +253,7 @@ int main(int argc, char** argv) {
     if (!strcmp(mode, "serial")) {
         long n = atol(argv[2]), accounts = atol(argv[3]);
         init_and_login(NULL);
-        import_accounts(accounts, 10000);
+        import_accounts(accounts, 100);
         login("u0000000");
         char** reqs = make_get1(accounts);
         for (long i = 0; i < accounts; i++) CALL_AND_WAIT(TIMProfileGetUserProfileList(reqs[i], on_done, NULL));
@@ -300,19 +323,7 @@ int main(int argc, char** argv) {
         long n = atol(argv[3]), window = atol(argv[4]);
         init_and_login(dir);
         login("bench-writer");
-        char req[128];
-        long issued = 0;
-        double t0 = now_s();
-        while (issued < n) {
-            long burst = n - issued < window ? n - issued : window;
-            long base = atomic_load(&g_done);
-            for (long k = 0; k < burst; k++, issued++) {
-                snprintf(req, sizeof req, "{\"user_profile_item_nick_name\":\"nick %ld\"}", issued);
-                if (TIMProfileModifySelfUserProfile(req, on_done_any, NULL) != 0) exit(1);
-            }
-            wait_for(base + burst);
-        }
-        double dt = now_s() - t0;
+        double dt = run_windowed(n, window, issue_modify, NULL);
         check_errors("modify");
         TIMUninit();
         printf("{\"ops_per_s\": %.1f, \"n\": %ld, \"window\": %ld, \"seconds\": %.4f}\n", n / dt, n, window, dt);

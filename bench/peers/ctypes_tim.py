@@ -25,9 +25,13 @@ import concurrent.futures
 import ctypes
 import itertools
 import json
+import os
 import sys
 import threading
-import time
+
+# bench/: the measurement scaffolding this worker shares with py_bench.py (not the binding)
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from bench_common import ids_of, pipelined_async, pipelined_sync, requests  # noqa: E402
 
 try:  # the same decoder tim_py uses, when available
     import orjson
@@ -144,42 +148,15 @@ def _set_exception(fut, exc):
 # Benchmark worker
 # ---------------------------------------------------------------------------
 
-def _ids(accounts: int) -> list:
-    return [f"u{i:07d}" for i in range(accounts)]
-
-
-def _requests(mode: str, accounts: int) -> list:
-    ids = _ids(accounts)
-    if mode.startswith("get1_"):
-        return [[i] for i in ids]
-    return [[ids[(r * 100 + k) % accounts] for k in range(100)] for r in range(64)]
-
-
 def _run_sync(libpath: str, mode: str, n: int, window: int, accounts: int) -> float:
     tim = CtypesTIM(libpath, 1400000001)
-    ids = _ids(accounts)
-    for s in range(0, accounts, 10000):
-        tim.admin("v4/im_open_login_svc/multiaccount_import", {"Accounts": ids[s:s + 10000]}).result()
+    ids = ids_of(accounts)
+    for s in range(0, accounts, 100):
+        tim.admin("v4/im_open_login_svc/multiaccount_import", {"Accounts": ids[s:s + 100]}).result()
     tim.login("u0000000", "sig").result()
-    reqs = _requests(mode, accounts)
-    get = tim.get_user_profile
-    wait = concurrent.futures.wait
-
-    def run(count: int) -> float:
-        t0 = time.perf_counter()
-        i = 0
-        nreq = len(reqs)
-        while i < count:
-            burst = min(window, count - i)
-            futs = [get(reqs[(i + k) % nreq]) for k in range(burst)]
-            wait(futs)
-            for f in futs:
-                f.result()
-            i += burst
-        return time.perf_counter() - t0
-
-    run(min(window, n))
-    dt = run(n)
+    reqs = requests(mode.split("_")[0], accounts)
+    pipelined_sync(tim.get_user_profile, reqs, min(window, n), window)  # warm-up
+    dt = pipelined_sync(tim.get_user_profile, reqs, n, window)
     tim.close()
     return dt
 
@@ -187,26 +164,13 @@ def _run_sync(libpath: str, mode: str, n: int, window: int, accounts: int) -> fl
 def _run_async(libpath: str, mode: str, n: int, window: int, accounts: int) -> float:
     async def main() -> float:
         tim = CtypesTIM(libpath, 1400000001, loop=asyncio.get_running_loop())
-        ids = _ids(accounts)
-        for s in range(0, accounts, 10000):
-            await tim.admin("v4/im_open_login_svc/multiaccount_import", {"Accounts": ids[s:s + 10000]})
+        ids = ids_of(accounts)
+        for s in range(0, accounts, 100):
+            await tim.admin("v4/im_open_login_svc/multiaccount_import", {"Accounts": ids[s:s + 100]})
         await tim.login("u0000000", "sig")
-        reqs = _requests(mode, accounts)
-        get = tim.get_user_profile
-        gather = asyncio.gather
-
-        async def run(count: int) -> float:
-            t0 = time.perf_counter()
-            i = 0
-            nreq = len(reqs)
-            while i < count:
-                burst = min(window, count - i)
-                await gather(*[get(reqs[(i + k) % nreq]) for k in range(burst)])
-                i += burst
-            return time.perf_counter() - t0
-
-        await run(min(window, n))
-        dt = await run(n)
+        reqs = requests(mode.split("_")[0], accounts)
+        await pipelined_async(tim.get_user_profile, reqs, min(window, n), window)  # warm-up
+        dt = await pipelined_async(tim.get_user_profile, reqs, n, window)
         tim.close()
         return dt
 

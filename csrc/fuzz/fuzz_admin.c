@@ -18,12 +18,7 @@ static const char* const k_apis[] = {
     "ref/set_user_status",
 };
 
-int LLVMFuzzerInitialize(int* argc, char*** argv) {
-    (void)argc;
-    (void)argv;
-    fz_setup();
-    return 0;
-}
+FZ_INITIALIZE_WITH_SETUP()
 
 int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (size < 1) return 0;
@@ -52,14 +47,7 @@ int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             fz_die("admin answer is not an object with ErrorCode equal to the callback code");
         json_decref(j);
     }
-    char* after = fz_snapshot();
-    if ((rc != TIM_SUCC || c.code != 0) && strcmp(before, after) != 0) {
-        fprintf(stderr, "api %s\nbefore: %s\nafter:  %s\ncode %d desc %s\n", api, before, after,
-                rc == TIM_SUCC ? c.code : rc, c.desc ? c.desc : "");
-        fz_die("a failed admin call changed the state");
-    }
-    free(before);
-    free(after);
+    fz_check_unchanged(before, rc, &c, api, "a failed admin call changed the state");
     fz_reset(&c);
     free(api);
     free(body);

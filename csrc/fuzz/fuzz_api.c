@@ -46,12 +46,7 @@
 #error "FZ_TARGET out of range"
 #endif
 
-int LLVMFuzzerInitialize(int* argc, char*** argv) {
-    (void)argc;
-    (void)argv;
-    fz_setup();
-    return 0;
-}
+FZ_INITIALIZE_WITH_SETUP()
 
 int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     char* arg = fz_cstr(data, size);
@@ -70,14 +65,7 @@ int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 #endif
     if (rc == TIM_SUCC && c.code != 0 && c.desc[0] == '\0') fz_die("an error callback with an empty desc");
 #ifdef FZ_CHANGES_STATE
-    char* after = fz_snapshot();
-    if ((rc != TIM_SUCC || c.code != 0) && strcmp(before, after) != 0) {
-        fprintf(stderr, "before: %s\nafter:  %s\ncode %d desc %s\n", before, after,
-                rc == TIM_SUCC ? c.code : rc, c.desc ? c.desc : "");
-        fz_die("a refused call changed the state");
-    }
-    free(before);
-    free(after);
+    fz_check_unchanged(before, rc, &c, NULL, "a refused call changed the state");
 #endif
     char who[128] = "";
     TIMGetLoginUserID(who);

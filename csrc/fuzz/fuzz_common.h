@@ -146,6 +146,15 @@ static inline void fz_setup(void) {
     fz_reset(&c);
 }
 
+/* The LLVMFuzzerInitialize of the targets that run against fz_setup()'s session. */
+#define FZ_INITIALIZE_WITH_SETUP()                        \
+    int LLVMFuzzerInitialize(int* argc, char*** argv) {   \
+        (void)argc;                                       \
+        (void)argv;                                       \
+        fz_setup();                                       \
+        return 0;                                         \
+    }
+
 /*
  * The observable state a refused call must leave as it was: the profiles
  * and statuses of the fuzzer and the imported users (callback code and full
@@ -163,6 +172,24 @@ static inline char* fz_snapshot(void) {
     free(p);
     free(s);
     return out;
+}
+
+/*
+ * A call that failed (returned rc, or called back c with an error code) must
+ * have left fz_snapshot() as `before` was; frees before.  `api` (when not
+ * NULL) is printed with the states.
+ */
+static inline void fz_check_unchanged(char* before, int rc, const fz_call* c, const char* api,
+                                      const char* violation) {
+    char* after = fz_snapshot();
+    if ((rc != TIM_SUCC || c->code != 0) && strcmp(before, after) != 0) {
+        if (api) fprintf(stderr, "api %s\n", api);
+        fprintf(stderr, "before: %s\nafter:  %s\ncode %d desc %s\n", before, after,
+                rc == TIM_SUCC ? c->code : rc, c->desc ? c->desc : "");
+        fz_die(violation);
+    }
+    free(before);
+    free(after);
 }
 
 #endif

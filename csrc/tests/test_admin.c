@@ -50,21 +50,35 @@ static json_t* admin_at(int line, const char* api, const char* body, int want_ok
 #define ADMIN_OK(api, body) json_decref(admin_at(__LINE__, (api), (body), 1))
 #define ADMIN_FAIL(api, body) json_decref(admin_at(__LINE__, (api), (body), 0))
 
-static void expect_exists_at(int line, const char* id, int exists) {
-    int code;
-    json_t* p = tu_get_profile(id, &code);
-    th_check(code == (exists ? 0 : 40003), __FILE__, line, "account exists?", "%s: code %d, want %s", id, code,
-             exists ? "0" : "40003");
-    json_decref(p);
-}
-#define EXPECT_EXISTS(id, yes) expect_exists_at(__LINE__, (id), (yes))
+/* Does the account exist?  Its profile reads with code 0, or 40003 when it does not. */
+#define EXPECT_EXISTS(id, yes) json_decref(TU_PROFILE((id), (yes) ? 0 : 40003))
 
-static json_t* profile(const char* id) {
-    int code;
-    json_t* p = tu_get_profile(id, &code);
-    CHECK_INT(code, 0);
-    return p;
+static json_t* profile(const char* id) { return TU_PROFILE(id, 0); }
+
+/*
+ * id's status reads (code 0) with this type and custom status, and lists exactly the one
+ * device `device`, or none when device is NULL.
+ */
+static void expect_status_at(int line, const char* id, int type, const char* custom, const char* device) {
+    json_t* s = tu_read_at(__FILE__, line, tu_get_status, id, 0);
+    th_check(tu_jint(s, "user_status_status_type") == type, __FILE__, line, "user_status_status_type",
+             "%s: %lld, want %d", id, tu_jint(s, "user_status_status_type"), type);
+    const char* cs = tu_jstr(s, "user_status_custom_status");
+    th_check(cs && !strcmp(cs, custom), __FILE__, line, "user_status_custom_status", "%s: \"%s\", want \"%s\"", id,
+             cs ? cs : "(null)", custom);
+    json_t* dev = json_object_get(s, "user_status_online_devices");
+    if (device) {
+        th_check(json_is_array(dev) && json_array_size(dev) == 1, __FILE__, line, "one online device", "%s", id);
+        const char* d = json_string_value(json_array_get(dev, 0));
+        th_check(d && !strcmp(d, device), __FILE__, line, "the device", "%s: \"%s\", want \"%s\"", id,
+                 d ? d : "(null)", device);
+    } else {
+        th_check(json_array_size(dev) == 0, __FILE__, line, "no online devices", "%s: %zu", id,
+                 json_array_size(dev));
+    }
+    json_decref(s);
 }
+#define EXPECT_STATUS(id, type, custom, device) expect_status_at(__LINE__, (id), (type), (custom), (device))
 
 static void test_import(void) {
     ADMIN_OK(IMPORT, "{\"UserID\":\"a1\",\"Nick\":\"A One\",\"FaceUrl\":\"http://x/a.png\"}");
@@ -99,11 +113,7 @@ static void test_import_results(void) {
     CHECK_STR(tu_jstr(p, "user_profile_face_url"), "http://x/a.png");
     json_decref(p);
     /* never logged in: UnLogined, no devices */
-    int code;
-    json_t* s = tu_get_status("m1", &code);
-    CHECK_INT(code, 0);
-    CHECK_INT(tu_jint(s, "user_status_status_type"), 3);
-    json_decref(s);
+    TU_EXPECT_STATUS_TYPE("m1", 3);
 }
 
 static void test_portrait_set(void) {
@@ -258,6 +268,18 @@ static const char* online_of(json_t* ans, const char* id) {
     return NULL;
 }
 
+/* query_online_status of id alone answers `state`. */
+static void expect_online_at(int line, const char* id, const char* state) {
+    char* body = tu_dump(json_pack("{s:[s]}", "To_Account", id));
+    json_t* a = admin_at(line, QUERY, body, 1);
+    const char* got = online_of(a, id);
+    th_check(got && !strcmp(got, state), __FILE__, line, "query_online_status", "%s: \"%s\", want \"%s\"", id,
+             got ? got : "(null)", state);
+    json_decref(a);
+    free(body);
+}
+#define EXPECT_ONLINE(id, state) expect_online_at(__LINE__, (id), (state))
+
 static void test_status_admin(void) {
     /* viewer is logged in */
     json_t* a = admin_at(__LINE__, QUERY, "{\"To_Account\":[\"viewer\",\"m1\"]}", 1);
@@ -269,35 +291,15 @@ static void test_status_admin(void) {
     ADMIN_FAIL(QUERY, "{\"To_Account\":\"m1\"}");
 
     ADMIN_OK(SETST, "{\"UserID\":\"m1\",\"StatusType\":1,\"CustomStatus\":\"hi\"}");
-    int code;
-    json_t* s = tu_get_status("m1", &code);
-    CHECK_INT(code, 0);
-    CHECK_INT(tu_jint(s, "user_status_status_type"), 1);
-    CHECK_STR(tu_jstr(s, "user_status_custom_status"), "hi");
-    json_t* dev = json_object_get(s, "user_status_online_devices");
-    CHECK(json_is_array(dev) && json_array_size(dev) == 1);
-    CHECK_STR(json_string_value(json_array_get(dev, 0)), "Linux");
-    json_decref(s);
-    a = admin_at(__LINE__, QUERY, "{\"To_Account\":[\"m1\"]}", 1);
-    CHECK_STR(online_of(a, "m1"), "Online");
-    json_decref(a);
+    EXPECT_STATUS("m1", 1, "hi", "Linux");
+    EXPECT_ONLINE("m1", "Online");
 
     ADMIN_OK(SETST, "{\"UserID\":\"m1\",\"StatusType\":3}");
-    s = tu_get_status("m1", &code);
-    CHECK_INT(tu_jint(s, "user_status_status_type"), 3);
-    CHECK_STR(tu_jstr(s, "user_status_custom_status"), "hi"); /* absent: left as it is */
-    CHECK_INT(json_array_size(json_object_get(s, "user_status_online_devices")), 0);
-    json_decref(s);
-    a = admin_at(__LINE__, QUERY, "{\"To_Account\":[\"m1\"]}", 1);
-    CHECK_STR(online_of(a, "m1"), "Offline");
-    json_decref(a);
+    EXPECT_STATUS("m1", 3, "hi", NULL); /* custom status absent: left as it is */
+    EXPECT_ONLINE("m1", "Offline");
 
     ADMIN_OK(SETST, "{\"UserID\":\"m1\",\"StatusType\":2,\"CustomStatus\":\"bye\"}");
-    s = tu_get_status("m1", &code);
-    CHECK_INT(tu_jint(s, "user_status_status_type"), 2);
-    CHECK_STR(tu_jstr(s, "user_status_custom_status"), "bye");
-    CHECK_INT(json_array_size(json_object_get(s, "user_status_online_devices")), 0);
-    json_decref(s);
+    EXPECT_STATUS("m1", 2, "bye", NULL);
 
     ADMIN_FAIL(SETST, "{\"UserID\":\"m1\",\"StatusType\":0}");
     ADMIN_FAIL(SETST, "{\"UserID\":\"m1\",\"StatusType\":4}");
@@ -311,16 +313,11 @@ static void test_status_admin(void) {
     ADMIN_FAIL(SETST, body);
     free(body);
     free(c101);
-    s = tu_get_status("m1", &code);
-    CHECK_INT(tu_jint(s, "user_status_status_type"), 2);
-    CHECK_STR(tu_jstr(s, "user_status_custom_status"), "bye");
-    json_decref(s);
+    EXPECT_STATUS("m1", 2, "bye", NULL);
 
     /* a real session keeps its user Online whatever the admin says */
     ADMIN_OK(SETST, "{\"UserID\":\"viewer\",\"StatusType\":3,\"CustomStatus\":\"x\"}");
-    s = tu_get_status("viewer", &code);
-    CHECK_INT(tu_jint(s, "user_status_status_type"), 1);
-    json_decref(s);
+    TU_EXPECT_STATUS_TYPE("viewer", 1);
 }
 
 static void test_delete(void) {
@@ -336,10 +333,7 @@ static void test_delete(void) {
     ADMIN_OK(DELETE, "{\"DeleteItem\":[{\"UserID\":\"m3\"},{\"UserID\":\"m4\"}]}");
     EXPECT_EXISTS("m3", 0);
     EXPECT_EXISTS("m4", 0);
-    int code;
-    json_t* s = tu_get_status("m3", &code);
-    CHECK_INT(code, 40003);
-    json_decref(s);
+    json_decref(TU_STATUS("m3", 40003));
     ADMIN_FAIL(DELETE, "{}");
     ADMIN_FAIL(DELETE, "{\"DeleteItem\":\"m1\"}");
     EXPECT_EXISTS("m1", 1);
@@ -354,9 +348,7 @@ static void test_delete(void) {
     TIMGetLoginUserID(buf);
     CHECK_STR(buf, "viewer");
     EXPECT_EXISTS("viewer", 0);
-    s = tu_get_status("viewer", &code);
-    CHECK_INT(code, 40003);
-    json_decref(s);
+    json_decref(TU_STATUS("viewer", 40003));
     ADMIN_OK(IMPORT, "{\"UserID\":\"viewer\"}");
     EXPECT_EXISTS("viewer", 1);
     CHECK_INT(TIMGetLoginStatus(), kTIMLoginStatus_Logined);
@@ -366,18 +358,10 @@ static void test_unknown_api_and_bodies(void) {
     ADMIN_FAIL("v4/nope/nothing", "{}");
     ADMIN_FAIL("ref/unknown", "{\"UserID\":\"m1\"}");
     ADMIN_FAIL("v4/profile/portrait_set/", "{}");
-    th_call* c = tu_admin(IMPORT, "[]");
-    CHECK_INT(c->code, TIM_ERR_JSON);
-    th_call_free(c);
-    c = tu_admin(IMPORT, "{\"UserID\":");
-    CHECK_INT(c->code, TIM_ERR_JSON);
-    th_call_free(c);
-    c = tu_admin(NULL, "{}");
-    CHECK_INT(c->code, TIM_ERR_PARAM);
-    th_call_free(c);
-    c = tu_admin(IMPORT, NULL);
-    CHECK_INT(c->code, TIM_ERR_PARAM);
-    th_call_free(c);
+    TU_ADMIN_EXPECT(IMPORT, "[]", TIM_ERR_JSON);
+    TU_ADMIN_EXPECT(IMPORT, "{\"UserID\":", TIM_ERR_JSON);
+    TU_ADMIN_EXPECT(NULL, "{}", TIM_ERR_PARAM);
+    TU_ADMIN_EXPECT(IMPORT, NULL, TIM_ERR_PARAM);
 }
 
 /* Imported account keeps its profile when it logs in. */
@@ -391,11 +375,7 @@ static void test_login_of_imported(void) {
 }
 
 int main(void) {
-    {
-        th_call* c = tu_admin(IMPORT, "{\"UserID\":\"early\"}");
-        CHECK_INT(c->code, 6013);
-        th_call_free(c);
-    }
+    TU_ADMIN_EXPECT(IMPORT, "{\"UserID\":\"early\"}", 6013);
     CHECK_INT(TIMInit(APPID, NULL), TIM_SUCC);
     /* no login needed for the admin surface */
     test_import();

@@ -88,18 +88,10 @@ static void test_null_and_empty(void) {
     CHECK_INT(c->code, TIM_ERR_PARAM);
     th_call_free(c);
     /* admin: NULL / "" api or body */
-    c = tu_admin(NULL, "{\"UserID\":\"a\"}");
-    CHECK_INT(c->code, TIM_ERR_PARAM);
-    th_call_free(c);
-    c = tu_admin("", "{\"UserID\":\"a\"}");
-    CHECK_INT(c->code, TIM_ERR_PARAM);
-    th_call_free(c);
-    c = tu_admin("v4/im_open_login_svc/account_import", NULL);
-    CHECK_INT(c->code, TIM_ERR_PARAM);
-    th_call_free(c);
-    c = tu_admin("v4/im_open_login_svc/account_import", "");
-    CHECK_INT(c->code, TIM_ERR_PARAM);
-    th_call_free(c);
+    TU_ADMIN_EXPECT(NULL, "{\"UserID\":\"a\"}", TIM_ERR_PARAM);
+    TU_ADMIN_EXPECT("", "{\"UserID\":\"a\"}", TIM_ERR_PARAM);
+    TU_ADMIN_EXPECT("v4/im_open_login_svc/account_import", NULL, TIM_ERR_PARAM);
+    TU_ADMIN_EXPECT("v4/im_open_login_svc/account_import", "", TIM_ERR_PARAM);
     /* unsubscribe: NULL and "" mean "all" (accepted) */
     TU_EXPECT(TIMUnsubscribeUserStatus, NULL, 0, NULL);
     TU_EXPECT(TIMUnsubscribeUserStatus, "", 0, NULL);
@@ -155,11 +147,7 @@ static void test_json_rules(void) {
                  not_object[i], (int)c->code);
         th_call_free(c);
     }
-    {
-        th_call* c = tu_admin("v4/im_open_login_svc/account_import", "not json");
-        CHECK_INT(c->code, TIM_ERR_JSON);
-        th_call_free(c);
-    }
+    TU_ADMIN_EXPECT("v4/im_open_login_svc/account_import", "not json", TIM_ERR_JSON);
 
     /* duplicated keys */
     TU_EXPECT(TIMProfileGetUserProfileList,
@@ -176,11 +164,7 @@ static void test_json_rules(void) {
     TU_EXPECT(TIMSetSelfStatus, "{\"user_status_custom_status\":\"a\",\"user_status_custom_status\":\"b\"}",
               TIM_ERR_JSON, NULL);
     TU_EXPECT(TIMGetUserStatus, "[{\"a\":1,\"a\":2}]", TIM_ERR_JSON, NULL);
-    {
-        th_call* c = tu_admin("v4/im_open_login_svc/account_import", "{\"UserID\":\"d1\",\"UserID\":\"d2\"}");
-        CHECK_INT(c->code, TIM_ERR_JSON);
-        th_call_free(c);
-    }
+    TU_ADMIN_EXPECT("v4/im_open_login_svc/account_import", "{\"UserID\":\"d1\",\"UserID\":\"d2\"}", TIM_ERR_JSON);
 
     /* invalid UTF-8 and \u0000 */
     const char* bad_text[] = {"[\"\xff\"]",         "[\"a\xc3\"]",      "[\"\xc0\xaf\"]",
@@ -269,13 +253,16 @@ static void test_depth(void) {
     free(deep);
 }
 
-/* ["me"] padded with spaces to exactly `len` bytes */
-static char* padded_array(size_t len) {
+/* JSON text of exactly len bytes: head (an unclosed array or object), spaces, then close. */
+static char* padded(const char* head, char close, size_t len) {
     char* s = tu_repeat(' ', len);
-    memcpy(s, "[\"me\"", 5);
-    s[len - 1] = ']';
+    memcpy(s, head, strlen(head));
+    s[len - 1] = close;
     return s;
 }
+
+/* ["me"] padded with spaces to exactly `len` bytes */
+static char* padded_array(size_t len) { return padded("[\"me\"", ']', len); }
 
 static void test_size_limit(void) {
     const size_t MiB = 1048576;
@@ -292,18 +279,11 @@ static void test_size_limit(void) {
     free(over);
 
     /* objects: {"user_profile_item_nick_name":"big"} padded with spaces */
-    const char* mod = "{\"user_profile_item_nick_name\":\"SizeOk\"";
-    char* m_ok = tu_repeat(' ', MiB);
-    memcpy(m_ok, mod, strlen(mod));
-    m_ok[MiB - 1] = '}';
+    char* m_ok = padded("{\"user_profile_item_nick_name\":\"SizeOk\"", '}', MiB);
     TU_EXPECT(TIMProfileModifySelfUserProfile, m_ok, 0, NULL);
-    char* m_over = tu_repeat(' ', MiB + 1);
-    memcpy(m_over, "{\"user_profile_item_nick_name\":\"SizeOver\"", strlen("{\"user_profile_item_nick_name\":\"SizeOver\""));
-    m_over[MiB] = '}';
+    char* m_over = padded("{\"user_profile_item_nick_name\":\"SizeOver\"", '}', MiB + 1);
     TU_EXPECT(TIMProfileModifySelfUserProfile, m_over, 9522, NULL);
-    int code;
-    json_t* p = tu_get_profile("me", &code);
-    CHECK_INT(code, 0);
+    json_t* p = TU_PROFILE("me", 0);
     CHECK_STR(tu_jstr(p, "user_profile_nick_name"), "SizeOk");
     json_decref(p);
     free(m_ok);
@@ -311,35 +291,20 @@ static void test_size_limit(void) {
 
     /* a profile-list param and a status param, and an admin body, over the limit */
     const char* gp = "{\"friendship_getprofilelist_param_identifier_array\":[\"me\"]";
-    char* g_over = tu_repeat(' ', MiB + 1);
-    memcpy(g_over, gp, strlen(gp));
-    g_over[MiB] = '}';
+    char* g_over = padded(gp, '}', MiB + 1);
     TU_EXPECT(TIMProfileGetUserProfileList, g_over, 9522, NULL);
-    g_over[MiB] = ' ';
-    g_over[MiB - 1] = '}';
-    g_over[MiB] = 0;
-    TU_EXPECT(TIMProfileGetUserProfileList, g_over, 0, NULL);
     free(g_over);
-    const char* sp = "{\"user_status_custom_status\":\"x\"";
-    char* s_over = tu_repeat(' ', MiB + 1);
-    memcpy(s_over, sp, strlen(sp));
-    s_over[MiB] = '}';
+    char* g_ok = padded(gp, '}', MiB);
+    TU_EXPECT(TIMProfileGetUserProfileList, g_ok, 0, NULL);
+    free(g_ok);
+    char* s_over = padded("{\"user_status_custom_status\":\"x\"", '}', MiB + 1);
     TU_EXPECT(TIMSetSelfStatus, s_over, 9522, NULL);
     free(s_over);
-    const char* ab = "{\"UserID\":\"sizeuser\"";
-    char* a_over = tu_repeat(' ', MiB + 1);
-    memcpy(a_over, ab, strlen(ab));
-    a_over[MiB] = '}';
-    {
-        th_call* c = tu_admin("v4/im_open_login_svc/account_import", a_over);
-        CHECK_INT(c->code, 9522);
-        th_call_free(c);
-    }
+    char* a_over = padded("{\"UserID\":\"sizeuser\"", '}', MiB + 1);
+    TU_ADMIN_EXPECT("v4/im_open_login_svc/account_import", a_over, 9522);
     free(a_over);
     /* the refused import created nothing */
-    json_t* none = tu_get_profile("sizeuser", &code);
-    CHECK_INT(code, 40003);
-    json_decref(none);
+    TU_EXPECT_NO_ACCOUNT("sizeuser");
 }
 
 /* Every input string is copied before the call returns: scribble over and free it at once. */
@@ -348,80 +313,48 @@ static void scribble_free(char* s) {
     free(s);
 }
 
-static void test_inputs_copied(void) {
+/*
+ * Call f(a) (or f2(a, b)) on copies of the strings, scribbled over and freed as soon as it returned;
+ * check it was accepted and succeeded.  Returns the call (caller frees).
+ */
+static th_call* run_copied_at(int line, const char* what, tu_fn f, tu_fn2 f2, const char* a, const char* b) {
     th_call* c = th_call_new();
-    char* arg = tu_strdup("{\"user_status_custom_status\":\"copied\"}");
-    CHECK_INT(TIMSetSelfStatus(arg, th_cb, c), TIM_SUCC);
-    scribble_free(arg);
+    char* ca = tu_strdup(a);
+    char* cb = b ? tu_strdup(b) : NULL;
+    int rc = f2 ? f2(ca, cb, th_cb, c) : f(ca, th_cb, c);
+    th_check(rc == TIM_SUCC, __FILE__, line, what, "returned %d", rc);
+    scribble_free(ca);
+    if (cb) scribble_free(cb);
     th_wait(c);
-    CHECK_INT(c->code, 0);
-    th_call_free(c);
+    th_check(c->code == 0, __FILE__, line, what, "code %d desc \"%s\"", (int)c->code, c->desc ? c->desc : "");
+    return c;
+}
+#define RUN_COPIED(f, a) run_copied_at(__LINE__, #f, (f), NULL, (a), NULL)
+#define RUN_COPIED2(f2, a, b) run_copied_at(__LINE__, #f2, NULL, (f2), (a), (b))
+
+static void test_inputs_copied(void) {
+    th_call_free(RUN_COPIED(TIMSetSelfStatus, "{\"user_status_custom_status\":\"copied\"}"));
     int code;
     json_t* st = tu_get_status("me", &code);
     CHECK_STR(tu_jstr(st, "user_status_custom_status"), "copied");
     json_decref(st);
 
-    c = th_call_new();
-    arg = tu_strdup("{\"user_profile_item_nick_name\":\"CopiedNick\"}");
-    CHECK_INT(TIMProfileModifySelfUserProfile(arg, th_cb, c), TIM_SUCC);
-    scribble_free(arg);
-    th_wait(c);
-    CHECK_INT(c->code, 0);
-    th_call_free(c);
+    th_call_free(RUN_COPIED(TIMProfileModifySelfUserProfile, "{\"user_profile_item_nick_name\":\"CopiedNick\"}"));
 
-    c = th_call_new();
-    arg = tu_strdup(k_profile_param);
-    CHECK_INT(TIMProfileGetUserProfileList(arg, th_cb, c), TIM_SUCC);
-    scribble_free(arg);
-    th_wait(c);
-    CHECK_INT(c->code, 0);
+    th_call* c = RUN_COPIED(TIMProfileGetUserProfileList, k_profile_param);
     json_t* a = tu_parse(c->json);
     CHECK_STR(tu_jstr(json_array_get(a, 0), "user_profile_nick_name"), "CopiedNick");
     json_decref(a);
     th_call_free(c);
 
-    c = th_call_new();
-    arg = tu_strdup("[\"me\"]");
-    CHECK_INT(TIMGetUserStatus(arg, th_cb, c), TIM_SUCC);
-    scribble_free(arg);
-    th_wait(c);
-    CHECK_INT(c->code, 0);
-    th_call_free(c);
-
-    c = th_call_new();
-    char* id = tu_strdup("me");
-    char* sig = tu_strdup("sig");
-    CHECK_INT(TIMLogin(id, sig, th_cb, c), TIM_SUCC);
-    scribble_free(id);
-    scribble_free(sig);
-    th_wait(c);
-    CHECK_INT(c->code, 0);
-    th_call_free(c);
-
-    c = th_call_new();
-    char* api = tu_strdup("v4/im_open_login_svc/account_import");
-    char* body = tu_strdup("{\"UserID\":\"copied1\"}");
-    CHECK_INT(TIMRefAdminRequest(api, body, th_cb, c), TIM_SUCC);
-    scribble_free(api);
-    scribble_free(body);
-    th_wait(c);
-    CHECK_INT(c->code, 0);
-    th_call_free(c);
-    json_t* p = tu_get_profile("copied1", &code);
-    CHECK_INT(code, 0);
-    json_decref(p);
+    th_call_free(RUN_COPIED(TIMGetUserStatus, "[\"me\"]"));
+    th_call_free(RUN_COPIED2(TIMLogin, "me", "sig"));
+    th_call_free(RUN_COPIED2(TIMRefAdminRequest, "v4/im_open_login_svc/account_import", "{\"UserID\":\"copied1\"}"));
+    json_decref(TU_PROFILE("copied1", 0));
 
     const char* subs[] = {"[\"copied1\"]"};
     tu_fn fns[] = {TIMSubscribeUserStatus, TIMUnsubscribeUserStatus, TIMSubscribeUserInfo, TIMUnsubscribeUserInfo};
-    for (size_t i = 0; i < 4; i++) {
-        c = th_call_new();
-        arg = tu_strdup(subs[0]);
-        CHECK_INT(fns[i](arg, th_cb, c), TIM_SUCC);
-        scribble_free(arg);
-        th_wait(c);
-        CHECK_INT(c->code, 0);
-        th_call_free(c);
-    }
+    for (size_t i = 0; i < 4; i++) th_call_free(RUN_COPIED(fns[i], subs[0]));
 }
 
 /* ---------------------------------------------------------------------------

@@ -201,12 +201,8 @@ static void test_null_empty_not_json(void) {
     AREFUSE(PSET, "[]", TIM_ERR_JSON, NULL);
     {
         char* before = snapshot();
-        th_call* c = tu_admin("", "{}");
-        CHECK_INT(c->code, TIM_ERR_PARAM);
-        th_call_free(c);
-        c = tu_admin(NULL, "{}");
-        CHECK_INT(c->code, TIM_ERR_PARAM);
-        th_call_free(c);
+        TU_ADMIN_EXPECT("", "{}", TIM_ERR_PARAM);
+        TU_ADMIN_EXPECT(NULL, "{}", TIM_ERR_PARAM);
         /* an unknown api, also one with SQL or control characters in it */
         AREFUSE("v4/nothing", "{}", 6017, "unknown api");
         AREFUSE(SQL1, "{}", 6017, "unknown api");
@@ -632,53 +628,47 @@ static char* json_with_string(const char* fmt, size_t len, char ch) {
     return s;
 }
 
+/* refuse_at() of fmt with its %s replaced by len copies of ch. */
+static void refuse_filled_at(int line, const char* label, tu_fn f, const char* api, const char* fmt, size_t len,
+                             char ch, int want, const char* needle) {
+    char* s = json_with_string(fmt, len, ch);
+    refuse_at(line, label, f, api, s, want, needle);
+    free(s);
+}
+#define REFUSE_FILLED(f, fmt, len, ch, want, needle) \
+    refuse_filled_at(__LINE__, #f, (f), NULL, (fmt), (len), (ch), (want), (needle))
+#define AREFUSE_FILLED(api, fmt, len, ch, want, needle) \
+    refuse_filled_at(__LINE__, api, NULL, (api), (fmt), (len), (ch), (want), (needle))
+
 static void test_huge(void) {
-    char* s;
     for (size_t k = 0; k < sizeof k_str_items / sizeof *k_str_items; k++) {
         char fmt[128];
         snprintf(fmt, sizeof fmt, "{\"%s\":\"%%s\"}", k_str_items[k]); /* -> {"key":"%s"} */
-        s = json_with_string(fmt, BIG, 'n');
-        refuse_at(__LINE__, k_str_items[k], TIMProfileModifySelfUserProfile, NULL, s, 40601, k_str_items[k]);
-        free(s);
-        s = json_with_string(fmt, 501, 'n'); /* just over */
-        refuse_at(__LINE__, k_str_items[k], TIMProfileModifySelfUserProfile, NULL, s, 40601, k_str_items[k]);
-        free(s);
+        refuse_filled_at(__LINE__, k_str_items[k], TIMProfileModifySelfUserProfile, NULL, fmt, BIG, 'n', 40601,
+                         k_str_items[k]);
+        refuse_filled_at(__LINE__, k_str_items[k], TIMProfileModifySelfUserProfile, NULL, fmt, 501, 'n', 40601,
+                         k_str_items[k]); /* just over */
     }
-    s = json_with_string("{\"" CUSTOM "\":[{\"" CKEY "\":\"Hobby\",\"" CVAL "\":\"%s\"}]}", BIG, 'v');
-    REFUSE(TIMProfileModifySelfUserProfile, s, 40601, "Hobby");
-    free(s);
-    s = json_with_string("{\"" CUSTOM "\":[{\"" CKEY "\":\"%s\",\"" CVAL "\":\"v\"}]}", BIG, 'K');
-    REFUSE(TIMProfileModifySelfUserProfile, s, 9001, "invalid custom key");
-    free(s);
-    s = json_with_string("{\"%s\":1}", BIG, 'k');
-    REFUSE(TIMProfileModifySelfUserProfile, s, 6017, "unknown key");
-    free(s);
-    s = json_with_string("{\"user_status_custom_status\":\"%s\"}", BIG, 'c');
-    REFUSE(TIMSetSelfStatus, s, 6017, "user_status_custom_status");
-    free(s);
-    s = json_with_string("{\"" GP "\":[\"%s\"]}", BIG, 'i');
-    REFUSE(TIMProfileGetUserProfileList, s, 7003, "iiii");
-    free(s);
+    REFUSE_FILLED(TIMProfileModifySelfUserProfile, "{\"" CUSTOM "\":[{\"" CKEY "\":\"Hobby\",\"" CVAL "\":\"%s\"}]}",
+                  BIG, 'v', 40601, "Hobby");
+    REFUSE_FILLED(TIMProfileModifySelfUserProfile, "{\"" CUSTOM "\":[{\"" CKEY "\":\"%s\",\"" CVAL "\":\"v\"}]}",
+                  BIG, 'K', 9001, "invalid custom key");
+    REFUSE_FILLED(TIMProfileModifySelfUserProfile, "{\"%s\":1}", BIG, 'k', 6017, "unknown key");
+    REFUSE_FILLED(TIMSetSelfStatus, "{\"user_status_custom_status\":\"%s\"}", BIG, 'c', 6017,
+                  "user_status_custom_status");
+    REFUSE_FILLED(TIMProfileGetUserProfileList, "{\"" GP "\":[\"%s\"]}", BIG, 'i', 7003, "iiii");
     for (size_t i = 0; i < N_CALLS; i++) {
         if (!k_calls[i].is_array) continue;
-        s = json_with_string("[\"%s\"]", BIG, 'i');
-        refuse_at(__LINE__, k_calls[i].name, k_calls[i].fn, NULL, s, 7003, "iiii");
-        free(s);
+        refuse_filled_at(__LINE__, k_calls[i].name, k_calls[i].fn, NULL, "[\"%s\"]", BIG, 'i', 7003, "iiii");
     }
-    s = json_with_string("{\"UserID\":\"bob\",\"Nick\":\"%s\"}", BIG, 'n');
-    AREFUSE(IMPORT, s, 70402, "Nick");
-    free(s);
-    s = json_with_string("{\"UserID\":\"%s\"}", BIG, 'u');
-    AREFUSE(IMPORT, s, 70402, "UserID");
-    free(s);
-    s = json_with_string("{\"From_Account\":\"bob\",\"ProfileItem\":[{\"Tag\":\"Tag_Profile_IM_Nick\",\"Value\":\"%s\"}]}",
-                         BIG, 'n');
-    AREFUSE(PSET, s, 40601, "Tag_Profile_IM_Nick");
-    free(s);
+    AREFUSE_FILLED(IMPORT, "{\"UserID\":\"bob\",\"Nick\":\"%s\"}", BIG, 'n', 70402, "Nick");
+    AREFUSE_FILLED(IMPORT, "{\"UserID\":\"%s\"}", BIG, 'u', 70402, "UserID");
+    AREFUSE_FILLED(PSET,
+                   "{\"From_Account\":\"bob\",\"ProfileItem\":[{\"Tag\":\"Tag_Profile_IM_Nick\",\"Value\":\"%s\"}]}", BIG,
+                   'n', 40601, "Tag_Profile_IM_Nick");
     /* over 1 MiB: 9522 */
-    s = json_with_string("{\"user_profile_item_nick_name\":\"%s\"}", (size_t)1048576, 'n');
-    REFUSE(TIMProfileModifySelfUserProfile, s, 9522, "1 MiB");
-    free(s);
+    REFUSE_FILLED(TIMProfileModifySelfUserProfile, "{\"user_profile_item_nick_name\":\"%s\"}", (size_t)1048576, 'n',
+                  9522, "1 MiB");
     /* a huge user id and user sig at login */
     {
         char* before = snapshot();
@@ -882,9 +872,7 @@ static void test_sql_as_data(void) {
     g_accepted += 5;
 
     /* as user ids (both are legal identifiers: printable ASCII, at most 32 bytes) */
-    th_call* c = tu_admin(IMPORT, "{\"UserID\":\"" SQL1 "\",\"Nick\":\"" SQL2 "\"}");
-    CHECK_INT(c->code, 0);
-    th_call_free(c);
+    TU_ADMIN_EXPECT(IMPORT, "{\"UserID\":\"" SQL1 "\",\"Nick\":\"" SQL2 "\"}", 0);
     tu_import(SQL2);
     CHECK_INT(tu_portrait_set_str(SQL2, "Tag_Profile_IM_Nick", SQL1), 0);
     p = tu_get_profile(SQL1, &code);

@@ -131,14 +131,11 @@ static void test_identifiers(void) {
     CHECK(strlen(odd) <= 32);
     LOGIN_EXPECT(odd, "sig", 0);
     LOGGED_IN_AS(odd);
-    int code;
-    json_t* st = tu_get_status(odd, &code);
-    CHECK_INT(code, 0);
+    json_t* st = TU_STATUS(odd, 0);
     CHECK_STR(tu_jstr(st, "user_status_identifier"), odd);
     CHECK_INT(tu_jint(st, "user_status_status_type"), 1);
     json_decref(st);
-    json_t* p = tu_get_profile(odd, &code);
-    CHECK_INT(code, 0);
+    json_t* p = TU_PROFILE(odd, 0);
     CHECK_STR(tu_jstr(p, "user_profile_identifier"), odd);
     json_decref(p);
     TU_LOGOUT_OK();
@@ -160,15 +157,9 @@ static void test_relogin_and_switch(void) {
     LOGGED_IN_AS("alice");
     LOGIN_EXPECT("bob", "sig", 7014);
     LOGGED_IN_AS("alice");
-    int code;
-    json_t* st = tu_get_status("alice", &code);
-    CHECK_INT(code, 0);
-    CHECK_INT(tu_jint(st, "user_status_status_type"), 1);
-    json_decref(st);
+    TU_EXPECT_STATUS_TYPE("alice", 1);
     /* bob was not created by the refused login */
-    json_t* bob = tu_get_profile("bob", &code);
-    CHECK_INT(code, 40003);
-    json_decref(bob);
+    TU_EXPECT_NO_ACCOUNT("bob");
     TU_LOGOUT_OK();
     LOGGED_IN_AS("");
     TU_LOGOUT_OK(); /* logout when logged out */
@@ -176,14 +167,10 @@ static void test_relogin_and_switch(void) {
     /* logging in created the accounts */
     TU_LOGIN_OK("bob");
     LOGGED_IN_AS("bob");
-    json_t* alice = tu_get_profile("alice", &code);
-    CHECK_INT(code, 0);
+    json_t* alice = TU_PROFILE("alice", 0);
     CHECK_STR(tu_jstr(alice, "user_profile_identifier"), "alice");
     json_decref(alice);
-    st = tu_get_status("alice", &code);
-    CHECK_INT(code, 0);
-    CHECK_INT(tu_jint(st, "user_status_status_type"), 3);
-    json_decref(st);
+    TU_EXPECT_STATUS_TYPE("alice", 3);
     TU_LOGOUT_OK();
     /* after a logout the profile/status calls say "not login" */
     th_call* c = tu_run(TIMGetUserStatus, "[\"alice\"]");
@@ -318,10 +305,7 @@ static void test_uninit_logs_out(void) {
     LOGGED_IN_AS("");
     /* a fresh in-memory store: dave is gone, and logging in works again */
     TU_LOGIN_OK("erin");
-    int code;
-    json_t* d = tu_get_profile("dave", &code);
-    CHECK_INT(code, 40003);
-    json_decref(d);
+    TU_EXPECT_NO_ACCOUNT("dave");
     TU_LOGOUT_OK();
 }
 

@@ -20,12 +20,7 @@ static char* g_me = NULL; /* who is logged in */
  * helpers
  * ------------------------------------------------------------------------- */
 
-static json_t* my_profile(void) {
-    int code;
-    json_t* p = tu_get_profile(g_me, &code);
-    CHECK_INT(code, 0);
-    return p;
-}
+static json_t* my_profile(void) { return TU_PROFILE(g_me, 0); }
 
 static void login_as(const char* id) {
     if (g_me) {
@@ -49,14 +44,18 @@ static void mod_ok_at(int line, const char* param) {
 
 /*
  * Modify with `param`; must fail with `code`, name `key` in desc (when not
- * NULL), and change nothing (the profile read before equals the one after).
+ * NULL) or else, when any_a is not NULL, any of any_a, any_b or the custom
+ * array's key (custom-entry errors), and change nothing (the profile read
+ * before equals the one after).
  */
-static void mod_reject_at(int line, const char* param, int code, const char* key) {
+static void mod_reject_at(int line, const char* param, int code, const char* key, const char* any_a,
+                          const char* any_b) {
     json_t* before = my_profile();
     th_call* c = tu_run(TIMProfileModifySelfUserProfile, param);
     char what[160];
     snprintf(what, sizeof what, "modify %.120s", param);
     tu_expect_at(__FILE__, line, what, c, code, key);
+    if (any_a) tu_has_any_at(__FILE__, line, c->desc, any_a, any_b, CUSTOM, (const char*)NULL);
     th_call_free(c);
     json_t* after = my_profile();
     th_check(before && after && json_equal(before, after), __FILE__, line, "rejected modify changed nothing",
@@ -64,24 +63,9 @@ static void mod_reject_at(int line, const char* param, int code, const char* key
     json_decref(before);
     json_decref(after);
 }
-#define MOD_REJECT(param, code, key) mod_reject_at(__LINE__, (param), (code), (key))
-
+#define MOD_REJECT(param, code, key) mod_reject_at(__LINE__, (param), (code), (key), NULL, NULL)
 /* Like MOD_REJECT, but desc may name any of several words (custom-entry errors). */
-static void mod_reject_any_at(int line, const char* param, int code, const char* a, const char* b) {
-    json_t* before = my_profile();
-    th_call* c = tu_run(TIMProfileModifySelfUserProfile, param);
-    char what[160];
-    snprintf(what, sizeof what, "modify %.120s", param);
-    tu_expect_at(__FILE__, line, what, c, code, NULL);
-    tu_has_any_at(__FILE__, line, c->desc, a, b, CUSTOM, (const char*)NULL);
-    th_call_free(c);
-    json_t* after = my_profile();
-    th_check(before && after && json_equal(before, after), __FILE__, line, "rejected modify changed nothing",
-             "%.100s", param);
-    json_decref(before);
-    json_decref(after);
-}
-#define MOD_REJECT_ANY(param, code, a, b) mod_reject_any_at(__LINE__, (param), (code), (a), (b))
+#define MOD_REJECT_ANY(param, code, a, b) mod_reject_at(__LINE__, (param), (code), NULL, (a), (b))
 
 /* {"<key>": <value json>} */
 static char* one_item(const char* key, json_t* value) {
@@ -89,6 +73,25 @@ static char* one_item(const char* key, json_t* value) {
     json_object_set_new(o, key, value);
     return tu_dump(o);
 }
+
+/* Modify the integer item to v; must succeed, and my profile's field reads v. */
+static void mod_int_ok_at(int line, const char* item, const char* field, long long v) {
+    char* s = one_item(item, json_integer(v));
+    mod_ok_at(line, s);
+    json_t* p = my_profile();
+    th_check(tu_jint(p, field) == v, __FILE__, line, field, "%lld, want %lld", tu_jint(p, field), v);
+    json_decref(p);
+    free(s);
+}
+#define MOD_INT_OK(item, field, v) mod_int_ok_at(__LINE__, (item), (field), (v))
+
+/* Modify the integer item to v; must fail with 40605 (out of range), naming the item. */
+static void mod_int_out_of_range_at(int line, const char* item, long long v) {
+    char* s = one_item(item, json_integer(v));
+    mod_reject_at(line, s, 40605, item, NULL, NULL);
+    free(s);
+}
+#define MOD_INT_OUT_OF_RANGE(item, v) mod_int_out_of_range_at(__LINE__, (item), (v))
 
 /* {"user_profile_item_custom_string_array":[{key,value}]} */
 static char* custom1(const char* key, const char* value) {
@@ -136,8 +139,12 @@ static size_t custom_count(json_t* p) {
 /* Run GetUserProfileList with `param`; returns the call. */
 static th_call* get_list(const char* param) { return tu_run(TIMProfileGetUserProfileList, param); }
 
-/* Check that json_params lists exactly the ids, in order. */
-static void check_ids_at(int line, const char* json, const char* const* ids, size_t n) {
+/* GetUserProfileList with `param` succeeds, and json_params lists exactly the ids, in order. */
+static void expect_list_at(int line, const char* param, const char* const* ids, size_t n) {
+    th_call* c = get_list(param);
+    th_check(c->code == 0, __FILE__, line, "GetUserProfileList", "code %d desc \"%s\"", (int)c->code,
+             c->desc ? c->desc : "");
+    const char* json = c->json;
     json_t* a = tu_parse(json);
     th_check(json_is_array(a), __FILE__, line, "result is an array", "%.100s", json ? json : "");
     th_check(json_array_size(a) == n, __FILE__, line, "result size", "%zu want %zu", json_array_size(a), n);
@@ -148,7 +155,13 @@ static void check_ids_at(int line, const char* json, const char* const* ids, siz
         check_full_profile_at(line, json_array_get(a, i));
     }
     json_decref(a);
+    th_call_free(c);
 }
+#define EXPECT_LIST(param, ...)                                                    \
+    do {                                                                           \
+        const char* want_[] = {__VA_ARGS__};                                       \
+        expect_list_at(__LINE__, (param), want_, sizeof want_ / sizeof *want_);    \
+    } while (0)
 
 /* ---------------------------------------------------------------------------
  * TIMProfileGetUserProfileList
@@ -174,27 +187,10 @@ static void test_get_list(void) {
     TU_EXPECT(TIMProfileGetUserProfileList, "{\"" ARR_KEY "\":[\"nobody\"]}", 40003, NULL);
     TU_EXPECT(TIMProfileGetUserProfileList, "{\"" ARR_KEY "\":[\"nobody\",\"nobody2\"]}", 40003, NULL);
 
-    th_call* c = get_list("{\"" ARR_KEY "\":[\"nobody\",\"bob\"]}");
-    CHECK_INT(c->code, 0);
-    {
-        const char* want[] = {"bob"};
-        check_ids_at(__LINE__, c->json, want, 1);
-    }
-    th_call_free(c);
-    c = get_list("{\"" ARR_KEY "\":[\"bob\",\"alice\",\"bob\",\"alice\"]}");
-    CHECK_INT(c->code, 0);
-    {
-        const char* want[] = {"bob", "alice"};
-        check_ids_at(__LINE__, c->json, want, 2);
-    }
-    th_call_free(c);
-    c = get_list("{\"" ARR_KEY "\":[\"alice\",\"bob\"],\"friendship_getprofilelist_param_force_update\":true}");
-    CHECK_INT(c->code, 0);
-    {
-        const char* want[] = {"alice", "bob"};
-        check_ids_at(__LINE__, c->json, want, 2);
-    }
-    th_call_free(c);
+    EXPECT_LIST("{\"" ARR_KEY "\":[\"nobody\",\"bob\"]}", "bob");
+    EXPECT_LIST("{\"" ARR_KEY "\":[\"bob\",\"alice\",\"bob\",\"alice\"]}", "bob", "alice");
+    EXPECT_LIST("{\"" ARR_KEY "\":[\"alice\",\"bob\"],\"friendship_getprofilelist_param_force_update\":true}", "alice",
+                "bob");
 
     /* the 100 limit: the 100th is looked up, the 101st dropped unseen */
     const char* ids[102];
@@ -205,13 +201,7 @@ static void test_get_list(void) {
     }
     ids[99] = "bob";
     char* p100 = tu_profile_param(ids, 100);
-    c = get_list(p100);
-    CHECK_INT(c->code, 0);
-    {
-        const char* want[] = {"bob"};
-        check_ids_at(__LINE__, c->json, want, 1);
-    }
-    th_call_free(c);
+    EXPECT_LIST(p100, "bob");
     free(p100);
     ids[99] = names[99];
     ids[100] = "bob";
@@ -225,19 +215,11 @@ static void test_get_list(void) {
     json_array_append_new(arr, json_integer(5));
     json_array_append_new(arr, json_string(""));
     char* p_bad = tu_dump(json_pack("{s:o}", ARR_KEY, arr));
-    c = get_list(p_bad);
-    CHECK_INT(c->code, 0);
-    {
-        const char* want[] = {"bob"};
-        check_ids_at(__LINE__, c->json, want, 1);
-    }
-    th_call_free(c);
+    EXPECT_LIST(p_bad, "bob");
     free(p_bad);
 
     /* defaults of a fresh account */
-    int code;
-    json_t* bob = tu_get_profile("bob", &code);
-    CHECK_INT(code, 0);
+    json_t* bob = TU_PROFILE("bob", 0);
     CHECK_FULL_PROFILE(bob);
     CHECK_STR(tu_jstr(bob, "user_profile_nick_name"), "Bob");
     CHECK_STR(tu_jstr(bob, "user_profile_face_url"), "");
@@ -342,70 +324,31 @@ static void test_modify_types_and_ranges(void) {
     MOD_REJECT_ANY("{\"" CUSTOM "\":[{\"" CKEY "\":5,\"" CVAL "\":\"v\"}]}", 40610, CKEY, CKEY);
 
     /* ranges */
-    for (int g = 0; g <= 2; g++) {
-        char* s = one_item("user_profile_item_gender", json_integer(g));
-        MOD_OK(s);
-        json_t* p = my_profile();
-        CHECK_INT(tu_jint(p, "user_profile_gender"), g);
-        json_decref(p);
-        free(s);
-    }
+    for (int g = 0; g <= 2; g++) MOD_INT_OK("user_profile_item_gender", "user_profile_gender", g);
     MOD_REJECT("{\"user_profile_item_gender\":3}", 40605, "user_profile_item_gender");
     MOD_REJECT("{\"user_profile_item_gender\":-1}", 40605, "user_profile_item_gender");
-    for (int a = 1; a <= 3; a++) {
-        char* s = one_item("user_profile_item_add_permission", json_integer(a));
-        MOD_OK(s);
-        json_t* p = my_profile();
-        CHECK_INT(tu_jint(p, "user_profile_add_permission"), a);
-        json_decref(p);
-        free(s);
-    }
+    for (int a = 1; a <= 3; a++) MOD_INT_OK("user_profile_item_add_permission", "user_profile_add_permission", a);
     MOD_REJECT("{\"user_profile_item_add_permission\":0}", 40605, "user_profile_item_add_permission");
     MOD_REJECT("{\"user_profile_item_add_permission\":4}", 40605, "user_profile_item_add_permission");
     static const char* bin_items[] = {"user_profile_item_message_settings", "user_profile_item_admin_forbid_type"};
     static const char* bin_fields[] = {"user_profile_message_settings", "user_profile_admin_forbid_type"};
     for (int i = 0; i < 2; i++) {
-        for (int v = 1; v >= 0; v--) {
-            char* s = one_item(bin_items[i], json_integer(v));
-            MOD_OK(s);
-            json_t* p = my_profile();
-            CHECK_INT(tu_jint(p, bin_fields[i]), v);
-            json_decref(p);
-            free(s);
-        }
-        char* s = one_item(bin_items[i], json_integer(2));
-        MOD_REJECT(s, 40605, bin_items[i]);
-        free(s);
-        s = one_item(bin_items[i], json_integer(-1));
-        MOD_REJECT(s, 40605, bin_items[i]);
-        free(s);
+        for (int v = 1; v >= 0; v--) MOD_INT_OK(bin_items[i], bin_fields[i], v);
+        MOD_INT_OUT_OF_RANGE(bin_items[i], 2);
+        MOD_INT_OUT_OF_RANGE(bin_items[i], -1);
     }
     static const char* u32_items[] = {"user_profile_item_language", "user_profile_item_birthday",
                                       "user_profile_item_level", "user_profile_item_role"};
     static const char* u32_fields[] = {"user_profile_language", "user_profile_birthday", "user_profile_level",
                                        "user_profile_role"};
     for (int i = 0; i < 4; i++) {
-        char* s = one_item(u32_items[i], json_integer(4294967295LL));
-        MOD_OK(s);
-        json_t* p = my_profile();
-        CHECK_INT(tu_jint(p, u32_fields[i]), 4294967295LL);
-        json_decref(p);
-        free(s);
-        s = one_item(u32_items[i], json_integer(4294967296LL));
-        MOD_REJECT(s, 40605, u32_items[i]);
-        free(s);
-        s = one_item(u32_items[i], json_integer(-1));
-        MOD_REJECT(s, 40605, u32_items[i]);
-        free(s);
-        s = one_item(u32_items[i], json_integer(0));
+        MOD_INT_OK(u32_items[i], u32_fields[i], 4294967295LL);
+        MOD_INT_OUT_OF_RANGE(u32_items[i], 4294967296LL);
+        MOD_INT_OUT_OF_RANGE(u32_items[i], -1);
+        char* s = one_item(u32_items[i], json_integer(0));
         MOD_OK(s);
         free(s);
-        s = one_item(u32_items[i], json_integer(20000101));
-        MOD_OK(s);
-        p = my_profile();
-        CHECK_INT(tu_jint(p, u32_fields[i]), 20000101);
-        json_decref(p);
-        free(s);
+        MOD_INT_OK(u32_items[i], u32_fields[i], 20000101);
     }
 }
 
@@ -540,9 +483,7 @@ static void test_custom_counts(void) {
     free(s21);
     /* others see carol's custom fields */
     login_as("alice");
-    int code;
-    json_t* carol = tu_get_profile("carol", &code);
-    CHECK_INT(code, 0);
+    json_t* carol = TU_PROFILE("carol", 0);
     CHECK_INT(custom_count(carol), 20);
     CHECK_STR(custom_value(carol, "Tag_Profile_Custom_keya"), "changed");
     json_decref(carol);
@@ -577,74 +518,29 @@ static void test_add_permission_hidden_and_time(void) {
     json_decref(p);
     login_as("bob");
     MOD_OK("{\"user_profile_item_add_permission\":2}");
-    int code;
-    json_t* alice = tu_get_profile("alice", &code);
-    CHECK_INT(code, 0);
-    CHECK_INT(tu_jint(alice, "user_profile_add_permission"), 0);
-    json_decref(alice);
-    p = my_profile();
-    CHECK_INT(tu_jint(p, "user_profile_add_permission"), 2);
-    json_decref(p);
+    TU_EXPECT_PROFILE_INT("alice", "user_profile_add_permission", 0);
+    TU_EXPECT_PROFILE_INT("bob", "user_profile_add_permission", 2);
     login_as("alice");
-    json_t* bob = tu_get_profile("bob", &code);
-    CHECK_INT(tu_jint(bob, "user_profile_add_permission"), 0);
-    json_decref(bob);
-    p = my_profile();
-    CHECK_INT(tu_jint(p, "user_profile_add_permission"), 3);
-    json_decref(p);
+    TU_EXPECT_PROFILE_INT("bob", "user_profile_add_permission", 0);
+    TU_EXPECT_PROFILE_INT("alice", "user_profile_add_permission", 3);
 }
 
 /* ---------------------------------------------------------------------------
  * Events
  * ------------------------------------------------------------------------- */
 
-typedef struct order_probe {
-    pthread_mutex_t mu;
-    int fired;
-    int code;
-    size_t base;
-    long event_at_completion; /* index of the change's event when the completion ran, -1 if none yet */
-} order_probe;
-
-static void probe_cb(int32_t code, const char* desc, const char* json, const void* ud) {
-    (void)desc;
-    (void)json;
-    order_probe* o = (order_probe*)ud;
-    long idx = tu_ev_find(&ev_self, o->base, "user_profile_identifier", "alice", "user_profile_nick_name", "EvNick",
-                          0, NULL);
-    pthread_mutex_lock(&o->mu);
-    o->fired++;
-    o->code = code;
-    o->event_at_completion = idx;
-    pthread_mutex_unlock(&o->mu);
-}
-
 static void test_events(void) {
     /* SelfInfoUpdated: the new profile, delivered before the completion callback */
-    size_t base = tu_ev_count(&ev_self);
-    order_probe o;
-    memset(&o, 0, sizeof o);
-    pthread_mutex_init(&o.mu, NULL);
-    o.base = base;
+    tu_order_probe o;
+    tu_order_probe_init(&o, &ev_self, "user_profile_identifier", "alice", "user_profile_nick_name", "EvNick");
+    size_t base = o.base;
     CHECK_INT(TIMProfileModifySelfUserProfile("{\"user_profile_item_nick_name\":\"EvNick\",\"user_profile_item_level\":7}",
-                                              probe_cb, &o),
+                                              tu_order_probe_cb, &o),
               TIM_SUCC);
     long idx = tu_ev_wait(&ev_self, base, "user_profile_identifier", "alice", "user_profile_nick_name", "EvNick", 0,
                           NULL, 5000);
     CHECK(idx >= 0);
-    for (int w = 0; w < 5000; w += 2) {
-        pthread_mutex_lock(&o.mu);
-        int f = o.fired;
-        pthread_mutex_unlock(&o.mu);
-        if (f) break;
-        th_sleep_ms(2);
-    }
-    pthread_mutex_lock(&o.mu);
-    CHECK_INT(o.fired, 1);
-    CHECK_INT(o.code, 0);
-    CHECK(o.event_at_completion >= 0); /* behaviour.md: the event fires before the completion */
-    pthread_mutex_unlock(&o.mu);
-    pthread_mutex_destroy(&o.mu);
+    TU_ORDER_PROBE_CHECK(&o);
     if (idx >= 0) {
         json_t* d = tu_ev_doc(&ev_self, (size_t)idx);
         CHECK(json_is_object(d));

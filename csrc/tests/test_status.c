@@ -52,6 +52,30 @@ static void expect_status_at(int line, const char* id, int type, const char* cus
 }
 #define EXPECT_STATUS(id, type, custom, online) expect_status_at(__LINE__, (id), (type), (custom), (online))
 
+/* Wait for the event (since base) about id whose key equals sval (or ival); check it came, as a
+ * one-element array.  Returns its index (-1 when it did not come). */
+static long wait_one_at(int line, tu_ev* e, const char* idkey, size_t base, const char* id, const char* key,
+                        const char* sval, long long ival) {
+    int one = 0;
+    long idx = tu_ev_wait(e, base, idkey, id, key, sval, ival, &one, 5000);
+    th_check(idx >= 0, __FILE__, line, "the change was reported", "%s", id);
+    th_check(one, __FILE__, line, "as a one-element array", "%s", id);
+    return idx;
+}
+#define WAIT_ONE_STATUS(base, id, key, sval, ival) \
+    wait_one_at(__LINE__, &ev_st, SID, (base), (id), (key), (sval), (ival))
+#define WAIT_ONE_INFO(base, id, key, sval) wait_one_at(__LINE__, &ev_info, PID, (base), (id), (key), (sval), 0)
+
+/* The status event at idx (when it came) carries this one status. */
+static void check_status_event_at(int line, long idx, const char* id, int type, const char* custom, int online) {
+    if (idx < 0) return;
+    json_t* d = tu_ev_doc(&ev_st, (size_t)idx);
+    check_status_obj_at(line, json_array_get(d, 0), id, type, custom, online);
+    json_decref(d);
+}
+#define CHECK_STATUS_EVENT(idx, id, type, custom, online) \
+    check_status_event_at(__LINE__, (idx), (id), (type), (custom), (online))
+
 static char* uid(int i) {
     char* s = malloc(16);
     if (!s) abort();
@@ -87,12 +111,20 @@ static void collect(tu_ev* e, size_t base, const char* idkey, const char* key, c
     }
 }
 
+/* TIMSetSelfStatus of {"user_status_custom_status": value}: code want (a refusal names the key). */
+static void set_custom_at(int line, const char* value, int want) {
+    char* p = tu_dump(json_pack("{s:s}", CS, value));
+    th_call* c = tu_run(TIMSetSelfStatus, p);
+    tu_expect_at(__FILE__, line, "TIMSetSelfStatus", c, want, want ? CS : NULL);
+    th_call_free(c);
+    free(p);
+}
+#define SET_CUSTOM(value, want) set_custom_at(__LINE__, (value), (want))
+
 /* A self-status change whose event proves earlier events were delivered. */
 static long self_sentinel(const char* value) {
     size_t base = tu_ev_count(&ev_st);
-    char* p = tu_dump(json_pack("{s:s}", CS, value));
-    TU_EXPECT(TIMSetSelfStatus, p, 0, NULL);
-    free(p);
+    SET_CUSTOM(value, 0);
     long idx = TU_STATUS_WAIT(&ev_st, base, "me", CS, value, 0);
     th_check(idx >= 0, __FILE__, __LINE__, "own status change reported", "%s", value);
     return idx;
@@ -149,35 +181,12 @@ static void test_get_status(void) {
  * TIMSetSelfStatus
  * ------------------------------------------------------------------------- */
 
-typedef struct probe {
-    pthread_mutex_t mu;
-    int fired, code;
-    size_t base;
-    long event_at_completion; /* index of the change's event when the completion ran, -1 if none yet */
-} probe;
-
-static void probe_cb(int32_t code, const char* desc, const char* json, const void* ud) {
-    (void)desc;
-    (void)json;
-    probe* p = (probe*)ud;
-    long idx = tu_ev_find(&ev_st, p->base, SID, "me", CS, "hello", 0, NULL);
-    pthread_mutex_lock(&p->mu);
-    p->fired++;
-    p->code = code;
-    p->event_at_completion = idx;
-    pthread_mutex_unlock(&p->mu);
-}
-
 static void test_set_self_status(void) {
     char* s100 = tu_repeat('s', 100);
     char* s101 = tu_repeat('t', 101);
-    char* p = tu_dump(json_pack("{s:s}", CS, s100));
-    TU_EXPECT(TIMSetSelfStatus, p, 0, NULL);
-    free(p);
+    SET_CUSTOM(s100, 0);
     EXPECT_STATUS("me", 1, s100, 1);
-    p = tu_dump(json_pack("{s:s}", CS, s101));
-    TU_EXPECT(TIMSetSelfStatus, p, 6017, CS);
-    free(p);
+    SET_CUSTOM(s101, 6017);
     EXPECT_STATUS("me", 1, s100, 1);
     free(s100);
     free(s101);
@@ -187,13 +196,9 @@ static void test_set_self_status(void) {
     e50[100] = 0;
     for (int i = 0; i < 34; i++) memcpy(eu34 + 3 * i, "\xe2\x82\xac", 3);
     eu34[102] = 0;
-    p = tu_dump(json_pack("{s:s}", CS, e50));
-    TU_EXPECT(TIMSetSelfStatus, p, 0, NULL);
-    free(p);
+    SET_CUSTOM(e50, 0);
     EXPECT_STATUS("me", 1, e50, 1);
-    p = tu_dump(json_pack("{s:s}", CS, eu34));
-    TU_EXPECT(TIMSetSelfStatus, p, 6017, CS);
-    free(p);
+    SET_CUSTOM(eu34, 6017);
     TU_EXPECT(TIMSetSelfStatus, "{}", 6017, CS);
     TU_EXPECT(TIMSetSelfStatus, "{\"user_status_custom_status\":5}", 6017, CS);
     TU_EXPECT(TIMSetSelfStatus, "{\"user_status_custom_status\":null}", 6017, CS);
@@ -211,34 +216,13 @@ static void test_set_self_status(void) {
     EXPECT_STATUS("me", 1, "", 1);
 
     /* the own change is reported, as a one-element array, before the completion */
-    size_t base = tu_ev_count(&ev_st);
-    probe pr;
-    memset(&pr, 0, sizeof pr);
-    pthread_mutex_init(&pr.mu, NULL);
-    pr.base = base;
-    CHECK_INT(TIMSetSelfStatus("{\"user_status_custom_status\":\"hello\"}", probe_cb, &pr), TIM_SUCC);
-    int one = 0;
-    long idx = tu_ev_wait(&ev_st, base, SID, "me", CS, "hello", 0, &one, 5000);
-    CHECK(idx >= 0);
-    CHECK(one);
-    for (int w = 0; w < 5000; w += 2) {
-        pthread_mutex_lock(&pr.mu);
-        int f = pr.fired;
-        pthread_mutex_unlock(&pr.mu);
-        if (f) break;
-        th_sleep_ms(2);
-    }
-    pthread_mutex_lock(&pr.mu);
-    CHECK_INT(pr.fired, 1);
-    CHECK_INT(pr.code, 0);
-    CHECK(pr.event_at_completion >= 0); /* behaviour.md: the event fires before the completion */
-    pthread_mutex_unlock(&pr.mu);
-    pthread_mutex_destroy(&pr.mu);
-    if (idx >= 0) {
-        json_t* d = tu_ev_doc(&ev_st, (size_t)idx);
-        CHECK_STATUS(json_array_get(d, 0), "me", 1, "hello", 1);
-        json_decref(d);
-    }
+    tu_order_probe pr;
+    tu_order_probe_init(&pr, &ev_st, SID, "me", CS, "hello");
+    size_t base = pr.base;
+    CHECK_INT(TIMSetSelfStatus("{\"user_status_custom_status\":\"hello\"}", tu_order_probe_cb, &pr), TIM_SUCC);
+    long idx = WAIT_ONE_STATUS(base, "me", CS, "hello", 0);
+    TU_ORDER_PROBE_CHECK(&pr);
+    CHECK_STATUS_EVENT(idx, "me", 1, "hello", 1);
     /* a refused change is not reported */
     base = tu_ev_count(&ev_st);
     TU_EXPECT(TIMSetSelfStatus, "{\"user_status_custom_status\":7}", 6017, NULL);
@@ -277,34 +261,17 @@ static void test_status_subscriptions(void) {
     TU_EXPECT(TIMSubscribeUserStatus, "[\"u003\"]", 0, NULL);
     base = tu_ev_count(&ev_st);
     CHECK_INT(tu_set_status("u003", 1, "c3"), 0);
-    int one = 0;
-    long idx = tu_ev_wait(&ev_st, base, SID, "u003", "user_status_status_type", NULL, 1, &one, 5000);
-    CHECK(idx >= 0);
-    CHECK(one);
-    if (idx >= 0) {
-        json_t* d = tu_ev_doc(&ev_st, (size_t)idx);
-        CHECK_STATUS(json_array_get(d, 0), "u003", 1, "c3", 1);
-        json_decref(d);
-    }
+    long idx = WAIT_ONE_STATUS(base, "u003", "user_status_status_type", NULL, 1);
+    CHECK_STATUS_EVENT(idx, "u003", 1, "c3", 1);
     EXPECT_STATUS("u003", 1, "c3", 1);
     CHECK_INT(tu_set_status("u003", 1, "c3b"), 0); /* custom status only */
-    idx = tu_ev_wait(&ev_st, base, SID, "u003", CS, "c3b", 0, &one, 5000);
-    CHECK(idx >= 0);
-    CHECK(one);
+    WAIT_ONE_STATUS(base, "u003", CS, "c3b", 0);
     CHECK_INT(tu_set_status("u003", 2, NULL), 0); /* offline; custom status left as it is */
-    idx = tu_ev_wait(&ev_st, base, SID, "u003", "user_status_status_type", NULL, 2, &one, 5000);
-    CHECK(idx >= 0);
-    CHECK(one);
-    if (idx >= 0) {
-        json_t* d = tu_ev_doc(&ev_st, (size_t)idx);
-        CHECK_STATUS(json_array_get(d, 0), "u003", 2, "c3b", 0);
-        json_decref(d);
-    }
+    idx = WAIT_ONE_STATUS(base, "u003", "user_status_status_type", NULL, 2);
+    CHECK_STATUS_EVENT(idx, "u003", 2, "c3b", 0);
     EXPECT_STATUS("u003", 2, "c3b", 0);
     CHECK_INT(tu_set_status("u003", 3, "gone"), 0);
-    idx = tu_ev_wait(&ev_st, base, SID, "u003", "user_status_status_type", NULL, 3, &one, 5000);
-    CHECK(idx >= 0);
-    CHECK(one);
+    WAIT_ONE_STATUS(base, "u003", "user_status_status_type", NULL, 3);
     EXPECT_STATUS("u003", 3, "gone", 0);
 
     /* the admin acting on my own user: reported to me; my real session keeps me Online */
@@ -443,10 +410,7 @@ static void test_info_subscriptions(void) {
     TU_EXPECT(TIMSubscribeUserInfo, "[\"u030\"]", 0, NULL);
     size_t base = tu_ev_count(&ev_info);
     CHECK_INT(tu_portrait_set_str("u030", "Tag_Profile_IM_Nick", "Nick30"), 0);
-    int one = 0;
-    long idx = tu_ev_wait(&ev_info, base, PID, "u030", "user_profile_nick_name", "Nick30", 0, &one, 5000);
-    CHECK(idx >= 0);
-    CHECK(one);
+    WAIT_ONE_INFO(base, "u030", "user_profile_nick_name", "Nick30");
     /* status changes do not reach the info callback, profile changes do not reach the status callback */
     size_t sbase = tu_ev_count(&ev_st);
     CHECK_INT(tu_set_status("u030", 1, "st30"), 0);

@@ -30,6 +30,17 @@ static char* config_for(const char* dir) {
     return tu_dump(json_pack("{s:s}", "sdk_config_config_file_path", dir));
 }
 
+/* Create (or truncate) the file at path, holding `content`. */
+static void write_file_at(int line, const char* path, const char* content) {
+    FILE* f = fopen(path, "w");
+    th_check(f != NULL, __FILE__, line, "fopen", "%s", path);
+    if (f) {
+        fputs(content, f);
+        fclose(f);
+    }
+}
+#define WRITE_FILE(path, content) write_file_at(__LINE__, (path), (content))
+
 /* ---------------------------------------------------------------------------
  * children
  * ------------------------------------------------------------------------- */
@@ -53,15 +64,10 @@ static int child_main(const char* mode, const char* dir) {
     free(cfg);
     if (!strcmp(mode, "child-read")) {
         TU_LOGIN_OK("c1");
-        int code;
-        json_t* p = tu_get_profile("p1", &code);
-        CHECK_INT(code, 0);
+        json_t* p = TU_PROFILE("p1", 0);
         CHECK_STR(tu_jstr(p, "user_profile_nick_name"), "Persist");
         json_decref(p);
-        json_t* s = tu_get_status("p3", &code); /* the parent's live session */
-        CHECK_INT(code, 0);
-        CHECK_INT(tu_jint(s, "user_status_status_type"), 1);
-        json_decref(s);
+        TU_EXPECT_STATUS_TYPE("p3", 1); /* the parent's live session */
         TU_LOGOUT_OK();
     } else if (!strcmp(mode, "child-act")) {
         TU_LOGIN_OK("c2");
@@ -109,6 +115,17 @@ static int child_main(const char* mode, const char* dir) {
 /* ---------------------------------------------------------------------------
  * parent helpers
  * ------------------------------------------------------------------------- */
+
+/* id's session was ended (logout or TIMUninit): UnLogined, custom status cleared. */
+static void expect_logged_out_at(int line, const char* id) {
+    json_t* s = tu_read_at(__FILE__, line, tu_get_status, id, 0);
+    th_check(tu_jint(s, "user_status_status_type") == 3, __FILE__, line, "UnLogined", "%s: %lld", id,
+             tu_jint(s, "user_status_status_type"));
+    const char* cs = tu_jstr(s, "user_status_custom_status");
+    th_check(cs && !strcmp(cs, ""), __FILE__, line, "custom status cleared", "%s: \"%s\"", id, cs ? cs : "(null)");
+    json_decref(s);
+}
+#define EXPECT_LOGGED_OUT(id) expect_logged_out_at(__LINE__, (id))
 
 static pid_t spawn_child(const char* mode, const char* dir) {
     char exe[4096];
@@ -183,24 +200,17 @@ static void test_persistence(const char* dir, const char* cfg) {
 
     CHECK_INT(TIMInit(APPID, cfg), TIM_SUCC);
     TU_LOGIN_OK("p3");
-    int code;
-    json_t* p = tu_get_profile("p1", &code);
-    CHECK_INT(code, 0);
+    json_t* p = TU_PROFILE("p1", 0);
     CHECK_STR(tu_jstr(p, "user_profile_nick_name"), "Persist");
     CHECK_INT(tu_jint(p, "user_profile_level"), 42);
     json_t* cu = json_array_get(json_object_get(p, "user_profile_custom_string_array"), 0);
     CHECK_STR(tu_jstr(cu, "user_profile_custom_string_info_key"), "Tag_Profile_Custom_color");
     CHECK_STR(tu_jstr(cu, "user_profile_custom_string_info_value"), "blue");
     json_decref(p);
-    p = tu_get_profile("p2", &code);
-    CHECK_INT(code, 0);
+    p = TU_PROFILE("p2", 0);
     CHECK_STR(tu_jstr(p, "user_profile_nick_name"), "Two");
     json_decref(p);
-    json_t* s = tu_get_status("p1", &code);
-    CHECK_INT(code, 0);
-    CHECK_INT(tu_jint(s, "user_status_status_type"), 3);
-    CHECK_STR(tu_jstr(s, "user_status_custom_status"), "");
-    json_decref(s);
+    EXPECT_LOGGED_OUT("p1");
 
     /* TIMUninit logs the session out: the user is UnLogined afterwards */
     TU_LOGOUT_OK();
@@ -209,20 +219,14 @@ static void test_persistence(const char* dir, const char* cfg) {
     CHECK_INT(TIMUninit(), TIM_SUCC);
     CHECK_INT(TIMInit(APPID, cfg), TIM_SUCC);
     TU_LOGIN_OK("p3");
-    s = tu_get_status("p4", &code);
-    CHECK_INT(code, 0);
-    CHECK_INT(tu_jint(s, "user_status_status_type"), 3);
-    CHECK_STR(tu_jstr(s, "user_status_custom_status"), "");
-    json_decref(s);
+    EXPECT_LOGGED_OUT("p4");
     TU_LOGOUT_OK();
     CHECK_INT(TIMUninit(), TIM_SUCC);
 
     /* one store per (sdk_app_id, directory) */
     CHECK_INT(TIMInit(APPID + 100, cfg), TIM_SUCC);
     TU_LOGIN_OK("q1");
-    p = tu_get_profile("p1", &code);
-    CHECK_INT(code, 40003);
-    json_decref(p);
+    TU_EXPECT_NO_ACCOUNT("p1");
     TU_LOGOUT_OK();
     CHECK_INT(TIMUninit(), TIM_SUCC);
     CHECK(CHECK_FILE_MODES(dir) >= 1);
@@ -252,19 +256,14 @@ static void test_processes(const char* dir, const char* cfg, tu_ev* ev_st, tu_ev
                      10000) >= 0);
     char* go = NULL;
     if (asprintf(&go, "%s.go", dir) < 0) abort();
-    FILE* gf = fopen(go, "w");
-    CHECK(gf != NULL);
-    if (gf) fclose(gf);
+    WRITE_FILE(go, "");
     free(go);
     st = wait_child(pid, 60000);
     th_check(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0, __FILE__, __LINE__, "child-act passed",
              "wait status %d", st);
     CHECK(tu_ev_wait(ev_st, sb, "user_status_identifier", "c2", "user_status_status_type", NULL, 3, NULL, 5000) >= 0);
+    TU_EXPECT_STATUS_TYPE("c2", 3);
     int code;
-    json_t* s = tu_get_status("c2", &code);
-    CHECK_INT(code, 0);
-    CHECK_INT(tu_jint(s, "user_status_status_type"), 3);
-    json_decref(s);
     json_t* p = tu_get_profile("c2", &code);
     CHECK_STR(tu_jstr(p, "user_profile_nick_name"), "ChildNick");
     json_decref(p);
@@ -287,9 +286,7 @@ static void test_processes(const char* dir, const char* cfg, tu_ev* ev_st, tu_ev
     warm = tu_get_profile("c4", &code);
     CHECK_STR(tu_jstr(warm, "user_profile_nick_name"), "Burst2");
     json_decref(warm);
-    warm = tu_get_status("c4", &code);
-    CHECK_INT(tu_jint(warm, "user_status_status_type"), 3);
-    json_decref(warm);
+    TU_EXPECT_STATUS_TYPE("c4", 3);
     CHECK(tu_ev_wait(ev_st, sb, "user_status_identifier", "c4", "user_status_custom_status", "burst1", 0, NULL,
                      10000) >= 0);
     CHECK(tu_ev_wait(ev_st, sb, "user_status_identifier", "c4", "user_status_custom_status", "burst2", 0, NULL,
@@ -307,8 +304,7 @@ static void test_processes(const char* dir, const char* cfg, tu_ev* ev_st, tu_ev
     th_check(st != -1 && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, __FILE__, __LINE__, "child-die was killed",
              "wait status %d", st);
     CHECK(tu_ev_wait(ev_st, sb, "user_status_identifier", "c3", "user_status_status_type", NULL, 2, NULL, 10000) >= 0);
-    s = tu_get_status("c3", &code);
-    CHECK_INT(code, 0);
+    json_t* s = TU_STATUS("c3", 0);
     CHECK_INT(tu_jint(s, "user_status_status_type"), 2);
     CHECK_INT(json_array_size(json_object_get(s, "user_status_online_devices")), 0);
     json_decref(s);
@@ -318,16 +314,13 @@ static void test_processes(const char* dir, const char* cfg, tu_ev* ev_st, tu_ev
     st = wait_child(pid, 60000);
     th_check(st != -1 && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, __FILE__, __LINE__,
              "child-durable was killed in its callback", "wait status %d", st);
-    p = tu_get_profile("k1", &code);
-    CHECK_INT(code, 0);
+    p = TU_PROFILE("k1", 0);
     CHECK_STR(tu_jstr(p, "user_profile_nick_name"), "Durable");
     json_decref(p);
 
     /* this process's own state is intact */
     CHECK_INT(TIMGetLoginStatus(), kTIMLoginStatus_Logined);
-    s = tu_get_status("p3", &code);
-    CHECK_INT(tu_jint(s, "user_status_status_type"), 1);
-    json_decref(s);
+    TU_EXPECT_STATUS_TYPE("p3", 1);
     CHECK_INT(ev_st->on_main + ev_info->on_main, 0);
     CHECK_INT(TIMUninit(), TIM_SUCC);
     TIMSetUserStatusChangedCallback(NULL, NULL);
@@ -339,16 +332,11 @@ static void test_in_memory(void) {
     CHECK_INT(TIMInit(APPID, NULL), TIM_SUCC);
     TU_LOGIN_OK("mem1");
     TU_EXPECT(TIMProfileModifySelfUserProfile, "{\"user_profile_item_nick_name\":\"Mem\"}", 0, NULL);
-    int code;
-    json_t* p = tu_get_profile("p1", &code); /* the file store is not this one */
-    CHECK_INT(code, 40003);
-    json_decref(p);
+    TU_EXPECT_NO_ACCOUNT("p1"); /* the file store is not this one */
     CHECK_INT(TIMUninit(), TIM_SUCC);
     CHECK_INT(TIMInit(APPID, "{\"sdk_config_config_file_path\":\"\"}"), TIM_SUCC);
     TU_LOGIN_OK("mem2");
-    p = tu_get_profile("mem1", &code);
-    CHECK_INT(code, 40003);
-    json_decref(p);
+    TU_EXPECT_NO_ACCOUNT("mem1");
     /* events work in every new in-memory store, not only the first */
     tu_ev ev;
     tu_ev_init(&ev);
@@ -364,9 +352,7 @@ static void test_in_memory(void) {
 static void test_bad_path(const char* base) {
     char path[4096];
     snprintf(path, sizeof path, "%s/plainfile", base);
-    FILE* f = fopen(path, "w");
-    CHECK(f != NULL);
-    if (f) fclose(f);
+    WRITE_FILE(path, "");
     char* cfg = config_for(path);
     CHECK_INT(TIMInit(APPID, cfg), TIM_ERR_PARAM);
     free(cfg);
@@ -394,12 +380,7 @@ static void expect_refused_at(int line, const char* dir, const char* victim, con
 static void test_unsafe_paths(const char* base) {
     char dir[4096], path[4200], victim[4200];
     snprintf(victim, sizeof victim, "%s/victim", base);
-    FILE* f = fopen(victim, "w");
-    CHECK(f != NULL);
-    if (f) {
-        fputs("intact", f);
-        fclose(f);
-    }
+    WRITE_FILE(victim, "intact");
     char dbname[64];
     snprintf(dbname, sizeof dbname, "timref-%d.db", APPID);
 
@@ -435,9 +416,7 @@ static void test_unsafe_paths(const char* base) {
         snprintf(dir, sizeof dir, "%s/foreign", base);
         CHECK(mkdir(dir, 0700) == 0);
         snprintf(path, sizeof path, "%s/%s", dir, dbname);
-        f = fopen(path, "w");
-        CHECK(f != NULL);
-        if (f) fclose(f);
+        WRITE_FILE(path, "");
         CHECK(chown(path, 65534, 65534) == 0);
         EXPECT_REFUSED(dir, NULL, "a store file owned by another user is refused");
     }
@@ -446,9 +425,7 @@ static void test_unsafe_paths(const char* base) {
     snprintf(dir, sizeof dir, "%s/tight", base);
     CHECK(mkdir(dir, 0700) == 0);
     snprintf(path, sizeof path, "%s/%s", dir, dbname);
-    f = fopen(path, "w");
-    CHECK(f != NULL);
-    if (f) fclose(f);
+    WRITE_FILE(path, "");
     CHECK(chmod(path, 0644) == 0);
     char* cfg = config_for(dir);
     CHECK_INT(TIMInit(APPID, cfg), TIM_SUCC);

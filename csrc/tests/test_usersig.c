@@ -79,14 +79,20 @@ static char* b64(const unsigned char* in, size_t n) {
     return out;
 }
 
+/* Url-safe base64 (UserSig's alphabet) of n bytes; caller frees. */
+static char* b64url(const unsigned char* in, size_t n) {
+    char* s = b64(in, n);
+    map_chars(s, "+/=", "*-_");
+    return s;
+}
+
 /* Url-safe base64 of the zlib compression of `len` bytes; caller frees. */
 static char* pack_bytes(const char* text, size_t len, int level) {
     uLongf zlen = compressBound((uLong)len);
     unsigned char* z = xmalloc(zlen);
     if (compress2(z, &zlen, (const Bytef*)text, (uLong)len, level) != Z_OK) abort();
-    char* s = b64(z, zlen);
+    char* s = b64url(z, zlen);
     free(z);
-    map_chars(s, "+/=", "*-_");
     return s;
 }
 
@@ -177,6 +183,39 @@ static char g_desc[256];
 static int V(const char* sig, uint64_t app, const char* id, uint64_t now) {
     memset(g_desc, 'x', sizeof g_desc);
     return tr_usersig_verify(sig, app, id, KEY, now, g_desc, sizeof g_desc);
+}
+
+/* V(sig, APP, "alice", T0), then free sig. */
+static int V_free(char* sig) {
+    int rc = V(sig, APP, "alice", T0);
+    free(sig);
+    return rc;
+}
+
+/* A good sig for alice with userbuf "ub" (*good, caller frees) and its decoded object; NULL
+ * (and nothing to free) when it does not decode. */
+static json_t* good_sig_obj(char** good) {
+    *good = tr_usersig_make(APP, KEY, "alice", T0, EXP, "ub");
+    json_t* orig = unpack_obj(*good);
+    CHECK(orig != NULL);
+    if (!orig) {
+        free(*good);
+        *good = NULL;
+    }
+    return orig;
+}
+
+/* Verify, as (app, id) at T0, the sig packed from a copy of orig whose key is set to value
+ * (taking the reference) or, when value is NULL, deleted. */
+static int V_changed(const json_t* orig, const char* key, json_t* value, uint64_t app, const char* id) {
+    json_t* o = json_deep_copy(orig);
+    if (value) json_object_set_new(o, key, value);
+    else json_object_del(o, key);
+    char* s = pack_obj(o);
+    int rc = V(s, app, id, T0);
+    free(s);
+    json_decref(o);
+    return rc;
 }
 
 static double now_s(void) {
@@ -409,13 +448,9 @@ static void test_tampered_text(void) {
 }
 
 static void test_tampered_json(void) {
-    char* good = tr_usersig_make(APP, KEY, "alice", T0, EXP, "ub");
-    json_t* orig = unpack_obj(good);
-    CHECK(orig != NULL);
-    if (!orig) {
-        free(good);
-        return;
-    }
+    char* good;
+    json_t* orig = good_sig_obj(&good);
+    if (!orig) return;
     /* recompressed unchanged: still fine (the test's own packing works) */
     char* s = pack_obj(orig);
     CHECK_INT(V(s, APP, "alice", T0), OK);
@@ -438,16 +473,10 @@ static void test_tampered_json(void) {
         {"TLS.sig", json_string("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="), "alice", APP},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        json_t* o = json_deep_copy(orig);
-        if (cases[i].value) json_object_set_new(o, cases[i].key, cases[i].value);
-        else json_object_del(o, cases[i].key);
-        s = pack_obj(o);
-        int rc = V(s, cases[i].app, cases[i].verify_as, T0);
+        int rc = V_changed(orig, cases[i].key, cases[i].value, cases[i].app, cases[i].verify_as);
         th_check(rc == FAILED, __FILE__, __LINE__, "tampered field refused", "case %zu (%s): %d",
                  i, cases[i].key, rc);
         CHECK_HAS(g_desc, "bad signature");
-        free(s);
-        json_decref(o);
     }
     /* a userbuf added to a sig made without one */
     char* plain = tr_usersig_make(APP, KEY, "alice", T0, EXP, NULL);
@@ -585,11 +614,8 @@ static void test_malformed_layers(void) {
 
     /* base64 of data that is not zlib */
     const unsigned char plain[] = "{\"TLS.ver\":\"2.0\"}";
-    char* s = b64(plain, sizeof plain - 1);
-    map_chars(s, "+/=", "*-_");
-    CHECK_INT(V(s, APP, "alice", T0), FAILED);
+    CHECK_INT(V_free(b64url(plain, sizeof plain - 1)), FAILED);
     CHECK_HAS(g_desc, "zlib");
-    free(s);
     /* a zlib stream cut short, one with bytes after it, and raw deflate / gzip */
     char* good = tr_usersig_make(APP, KEY, "alice", T0, EXP, NULL);
     char* text = unpack(good);
@@ -600,24 +626,15 @@ static void test_malformed_layers(void) {
         unsigned char* z = xmalloc(zlen);
         CHECK_INT(compress2(z, &zlen, (const Bytef*)text, (uLong)tl, 6), Z_OK);
         for (size_t cut = 1; cut <= 6; cut++) {
-            s = b64(z, zlen - cut);
-            map_chars(s, "+/=", "*-_");
-            CHECK_INT(V(s, APP, "alice", T0), FAILED);
+            CHECK_INT(V_free(b64url(z, zlen - cut)), FAILED);
             CHECK_HAS(g_desc, "zlib");
-            free(s);
         }
         z[zlen] = 0x00;
-        s = b64(z, zlen + 1);
-        map_chars(s, "+/=", "*-_");
-        CHECK_INT(V(s, APP, "alice", T0), FAILED);
+        CHECK_INT(V_free(b64url(z, zlen + 1)), FAILED);
         CHECK_HAS(g_desc, "zlib");
-        free(s);
         /* a flipped adler32 byte */
         z[zlen - 1] ^= 1;
-        s = b64(z, zlen);
-        map_chars(s, "+/=", "*-_");
-        CHECK_INT(V(s, APP, "alice", T0), FAILED);
-        free(s);
+        CHECK_INT(V_free(b64url(z, zlen)), FAILED);
         z[zlen - 1] ^= 1;
         /* gzip and raw deflate wrappers */
         for (int wbits = -15; wbits <= 31; wbits += 46) {
@@ -630,12 +647,10 @@ static void test_malformed_layers(void) {
             zs.next_out = out;
             zs.avail_out = sizeof out;
             CHECK_INT(deflate(&zs, Z_FINISH), Z_STREAM_END);
-            s = b64(out, zs.total_out);
-            map_chars(s, "+/=", "*-_");
+            char* s = b64url(out, zs.total_out);
             deflateEnd(&zs);
-            CHECK_INT(V(s, APP, "alice", T0), FAILED);
+            CHECK_INT(V_free(s), FAILED);
             CHECK_HAS(g_desc, "zlib");
-            free(s);
         }
         free(z);
     }
@@ -648,21 +663,17 @@ static void test_malformed_layers(void) {
                               "{\"TLS.ver\":\"2.0\",\"TLS.ver\":\"2.0\"}", "{'a':1}",
                               "{\"TLS.identifier\":\"\xff\"}"};
     for (size_t i = 0; i < sizeof not_json / sizeof not_json[0]; i++) {
-        s = pack(not_json[i]);
-        CHECK_INT(V(s, APP, "alice", T0), FAILED);
+        CHECK_INT(V_free(pack(not_json[i])), FAILED);
         CHECK_HAS(g_desc, "usersig: ");
         size_t dl = strlen(g_desc);
         size_t printable = 0;
         for (size_t k = 0; k < dl; k++) printable += g_desc[k] >= 0x20 && g_desc[k] <= 0x7e;
         th_check(printable == dl, __FILE__, __LINE__, "desc is printable ASCII", "\"%s\"", g_desc);
-        free(s);
     }
     /* a NUL byte inside the inflated text */
     const char nul_text[] = "{\"TLS.ver\":\"2.0\"}\0";
-    s = pack_bytes(nul_text, sizeof nul_text - 1, 6);
-    CHECK_INT(V(s, APP, "alice", T0), FAILED);
+    CHECK_INT(V_free(pack_bytes(nul_text, sizeof nul_text - 1, 6)), FAILED);
     CHECK_HAS(g_desc, "bad json");
-    free(s);
 
     /* a valid, signed sig with a duplicated key is still refused */
     char* content = content_of("alice", "1400000000", "1700000000", "86400", NULL);
@@ -672,51 +683,36 @@ static void test_malformed_layers(void) {
              "{\"TLS.ver\":\"2.0\",\"TLS.identifier\":\"alice\",\"TLS.sdkappid\":1400000000,"
              "\"TLS.time\":1700000000,\"TLS.expire\":86400,\"TLS.expire\":86400,\"TLS.sig\":\"%s\"}",
              mac);
-    s = pack(buf);
-    CHECK_INT(V(s, APP, "alice", T0), FAILED);
+    CHECK_INT(V_free(pack(buf)), FAILED);
     CHECK_HAS(g_desc, "bad json");
-    free(s);
     /* ... and without the duplicate, the same text is accepted */
     snprintf(buf, sizeof buf,
              "  {\"TLS.sig\":\"%s\", \"TLS.expire\":86400,\"TLS.time\":1700000000,"
              "\"TLS.sdkappid\":1400000000,\"TLS.identifier\":\"alice\",\"TLS.ver\":\"2.0\"}\n",
              mac);
-    s = pack(buf);
-    CHECK_INT(V(s, APP, "alice", T0), OK);
-    free(s);
+    CHECK_INT(V_free(pack(buf)), OK);
     /* \u0000 inside the identifier */
     snprintf(buf, sizeof buf,
              "{\"TLS.ver\":\"2.0\",\"TLS.identifier\":\"alice\\u0000x\",\"TLS.sdkappid\":1400000000,"
              "\"TLS.time\":1700000000,\"TLS.expire\":86400,\"TLS.sig\":\"%s\"}",
              mac);
-    s = pack(buf);
-    CHECK_INT(V(s, APP, "alice", T0), FAILED);
-    free(s);
+    CHECK_INT(V_free(pack(buf)), FAILED);
     free(mac);
     free(content);
 }
 
 static void test_fields(void) {
-    char* good = tr_usersig_make(APP, KEY, "alice", T0, EXP, "ub");
-    json_t* orig = unpack_obj(good);
-    CHECK(orig != NULL);
-    if (!orig) {
-        free(good);
-        return;
-    }
+    char* good;
+    json_t* orig = good_sig_obj(&good);
+    if (!orig) return;
     /* each required field missing */
     const char* required[] = {"TLS.ver", "TLS.identifier", "TLS.sdkappid", "TLS.time",
                               "TLS.expire", "TLS.sig"};
     for (size_t i = 0; i < sizeof required / sizeof required[0]; i++) {
-        json_t* o = json_deep_copy(orig);
-        json_object_del(o, required[i]);
-        char* s = pack_obj(o);
-        int rc = V(s, APP, "alice", T0);
+        int rc = V_changed(orig, required[i], NULL, APP, "alice");
         th_check(rc == FAILED, __FILE__, __LINE__, "missing field refused", "%s: %d", required[i],
                  rc);
         CHECK_HAS(g_desc, required[i]);
-        free(s);
-        json_decref(o);
     }
     /* wrong types and values */
     struct {
@@ -754,15 +750,10 @@ static void test_fields(void) {
         {"TLS.sig", json_string("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAB=")}, /* stray bits */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        json_t* o = json_deep_copy(orig);
-        json_object_set_new(o, cases[i].key, cases[i].value);
-        char* s = pack_obj(o);
-        int rc = V(s, APP, "alice", T0);
+        int rc = V_changed(orig, cases[i].key, cases[i].value, APP, "alice");
         th_check(rc == FAILED, __FILE__, __LINE__, "bad field refused", "case %zu (%s): %d", i,
                  cases[i].key, rc);
         CHECK_HAS(g_desc, cases[i].key);
-        free(s);
-        json_decref(o);
     }
     /* an integer beyond 64 bits does not even parse */
     char* text = unpack(good);

@@ -58,6 +58,14 @@ static void run_ok_empty_at(int line, const char* what, tu_fn f, char* arg) {
 }
 #define RUN_OK_EMPTY(f, arg) run_ok_empty_at(__LINE__, #f, (f), (arg))
 
+/* One entry of kTIMUserProfileItemCustomStringArray, written with the alias keys. */
+static json_t* custom_entry(const char* key, const char* value) {
+    json_t* c = json_object();
+    json_object_set_new(c, kTIMUserProfileCustemStringInfoKey, json_string(key));
+    json_object_set_new(c, kTIMUserProfileCustemStringInfoValue, json_string(value));
+    return c;
+}
+
 /* The value of custom key `full_key` in a UserProfile's custom array, read with the alias keys. */
 static const char* custom_value(json_t* profile, const char* full_key, int* count) {
     json_t* arr = json_object_get(profile, kTIMUserProfileCustomStringArray);
@@ -112,6 +120,20 @@ static void check_status_at(int line, json_t* s, const char* id, int type, const
         th_check(json_array_size(dev) == 0, __FILE__, line, "no devices when not Online", "%s", id);
 }
 #define CHECK_STATUS(s, id, type, custom) check_status_at(__LINE__, (s), (id), (type), (custom))
+
+/* The status event at idx came: an array of UserStatus whose element about id is (id, type, custom). */
+static void check_status_event_at(int line, long idx, const char* id, int type, const char* custom) {
+    th_check(idx >= 0, __FILE__, line, "the status change was reported", "%s", id);
+    if (idx < 0) return;
+    json_t* d = tu_ev_doc(&ev_status, (size_t)idx);
+    th_check(json_is_array(d), __FILE__, line, "an array of UserStatus", "%s", id);
+    for (size_t i = 0; i < json_array_size(d); i++) {
+        json_t* s = json_array_get(d, i);
+        if (tu_obj_match(s, kTIMUserStatusIdentifier, id, NULL, NULL, 0)) check_status_at(line, s, id, type, custom);
+    }
+    json_decref(d);
+}
+#define CHECK_STATUS_EVENT(idx, id, type, custom) check_status_event_at(__LINE__, (idx), (id), (type), (custom))
 
 /* My own custom status change; its event proves every earlier event was delivered. */
 static void status_sentinel(const char* value) {
@@ -178,12 +200,7 @@ static void twin_get_user_profile_list(void) {
 }
 
 /* Read my own profile back (new reference). */
-static json_t* my_profile(void) {
-    int code = -1;
-    json_t* p = tu_get_profile(ME, &code);
-    CHECK_INT(code, ERR_SUCC);
-    return p;
-}
+static json_t* my_profile(void) { return TU_PROFILE(ME, ERR_SUCC); }
 
 /*
  * TIMProfileModifySelfUserProfile sample: nick, gender female, add permission
@@ -196,11 +213,8 @@ static void twin_modify_self_user_profile(void) {
     json_object_set_new(modify_item, kTIMUserProfileItemGender, json_integer(kTIMGenderType_Female));
     json_object_set_new(modify_item, kTIMUserProfileItemAddPermission,
                         json_integer(kTIMProfileAddPermission_NeedConfirm));
-    json_t* custom = json_object();
-    json_object_set_new(custom, kTIMUserProfileCustemStringInfoKey, json_string("Str"));
-    json_object_set_new(custom, kTIMUserProfileCustemStringInfoValue, json_string("my define data"));
     json_t* customs = json_array();
-    json_array_append_new(customs, custom);
+    json_array_append_new(customs, custom_entry("Str", "my define data"));
     json_object_set_new(modify_item, kTIMUserProfileItemCustomStringArray, customs);
 
     size_t base = tu_ev_count(&ev_self);
@@ -232,11 +246,8 @@ static void twin_modify_self_user_profile(void) {
 
     /* the note under the sample: the key may be given with its prefix too; same field */
     json_t* again = json_object();
-    json_t* c2 = json_object();
-    json_object_set_new(c2, kTIMUserProfileCustemStringInfoKey, json_string("Tag_Profile_Custom_Str"));
-    json_object_set_new(c2, kTIMUserProfileCustemStringInfoValue, json_string("my define data 2"));
     json_t* a2 = json_array();
-    json_array_append_new(a2, c2);
+    json_array_append_new(a2, custom_entry("Tag_Profile_Custom_Str", "my define data 2"));
     json_object_set_new(again, kTIMUserProfileItemCustomStringArray, a2);
     RUN_OK_EMPTY(TIMProfileModifySelfUserProfile, styled(again));
     p = my_profile();
@@ -258,12 +269,7 @@ static void twin_modify_with_web_sample_keys(void) {
     json_t* customs = json_array();
     const char* keys[] = {"Tag_Profile_Custom_Test1", "Tag_Profile_Custom_Test2"};
     const char* vals[] = {"My custom profile 1", "My custom profile 2"};
-    for (int i = 0; i < 2; i++) {
-        json_t* c = json_object();
-        json_object_set_new(c, kTIMUserProfileCustemStringInfoKey, json_string(keys[i]));
-        json_object_set_new(c, kTIMUserProfileCustemStringInfoValue, json_string(vals[i]));
-        json_array_append_new(customs, c);
-    }
+    for (int i = 0; i < 2; i++) json_array_append_new(customs, custom_entry(keys[i], vals[i]));
     json_object_set_new(item, kTIMUserProfileItemCustomStringArray, customs);
 
     size_t base = tu_ev_count(&ev_self);
@@ -323,23 +329,10 @@ static void twin_set_self_status(void) {
     RUN_OK_EMPTY(TIMSetSelfStatus, styled(st));
 
     /* my own custom status change reaches TIMUserStatusChangedCallback, an array of UserStatus */
-    int one = 0;
     long idx = tu_ev_wait(&ev_status, base, kTIMUserStatusIdentifier, ME, kTIMUserStatusCustomStatus,
-                          "custom status", 0, &one, 5000);
-    CHECK(idx >= 0);
-    if (idx >= 0) {
-        json_t* d = tu_ev_doc(&ev_status, (size_t)idx);
-        CHECK(json_is_array(d));
-        for (size_t i = 0; i < json_array_size(d); i++) {
-            json_t* s = json_array_get(d, i);
-            if (tu_obj_match(s, kTIMUserStatusIdentifier, ME, NULL, NULL, 0))
-                CHECK_STATUS(s, ME, kTIMUserStatusType_Online, "custom status");
-        }
-        json_decref(d);
-    }
-    int code = -1;
-    json_t* s = tu_get_status(ME, &code);
-    CHECK_INT(code, ERR_SUCC);
+                          "custom status", 0, NULL, 5000);
+    CHECK_STATUS_EVENT(idx, ME, kTIMUserStatusType_Online, "custom status");
+    json_t* s = TU_STATUS(ME, ERR_SUCC);
     if (s) CHECK_STATUS(s, ME, kTIMUserStatusType_Online, "custom status");
     json_decref(s);
 }
@@ -354,17 +347,7 @@ static void twin_subscribe_user_status(void) {
     CHECK_INT(tu_set_status("user1", kTIMUserStatusType_Online, "at lunch"), 0);
     long idx = tu_ev_wait(&ev_status, base, kTIMUserStatusIdentifier, "user1", kTIMUserStatusStatusType, NULL,
                           kTIMUserStatusType_Online, NULL, 5000);
-    CHECK(idx >= 0);
-    if (idx >= 0) {
-        json_t* d = tu_ev_doc(&ev_status, (size_t)idx);
-        CHECK(json_is_array(d));
-        for (size_t i = 0; i < json_array_size(d); i++) {
-            json_t* s = json_array_get(d, i);
-            if (tu_obj_match(s, kTIMUserStatusIdentifier, "user1", NULL, NULL, 0))
-                CHECK_STATUS(s, "user1", kTIMUserStatusType_Online, "at lunch");
-        }
-        json_decref(d);
-    }
+    CHECK_STATUS_EVENT(idx, "user1", kTIMUserStatusType_Online, "at lunch");
     CHECK_INT(tu_set_status("user2", kTIMUserStatusType_UnLogined, "away"), 0);
     CHECK(TU_STATUS_WAIT(&ev_status, base, "user2", kTIMUserStatusCustomStatus, "away", 0) >= 0);
     /* user1 goes offline */

@@ -5,9 +5,15 @@
  *  - tu_run(): run one call that takes (const char*, cb, ud) and return its
  *    th_call; when the call was refused synchronously, code holds the return
  *    value (negative) and the harness has checked that no callback fired.
+ *    tu_admin(), tu_login() and tu_logout() do the same for the calls that take
+ *    two strings or none (all through tu_call()).
  *  - TU_EXPECT(): run one call and check its code (and a substring of desc).
+ *  - TU_PROFILE() / TU_STATUS(): read one user's profile or status and check
+ *    the code; TU_EXPECT_STATUS_TYPE(), TU_EXPECT_PROFILE_INT() and
+ *    TU_EXPECT_NO_ACCOUNT() check one field (or that there is no account).
  *  - tu_ev: a recorder for the event callbacks, with waits that poll up to a
- *    timeout and matchers on the decoded JSON.
+ *    timeout and matchers on the decoded JSON; tu_order_probe: a completion
+ *    callback that checks the change's event came first.
  */
 #ifndef TIMREF_TEST_UTIL_H
 #define TIMREF_TEST_UTIL_H
@@ -20,38 +26,33 @@
 #include "harness.h"
 
 typedef int (*tu_fn)(const char*, TIMCommCallback, const void*);
+/* The calls that take two strings: TIMLogin(id, sig, ...), TIMRefAdminRequest(api, body, ...). */
+typedef int (*tu_fn2)(const char*, const char*, TIMCommCallback, const void*);
 
-static inline th_call* tu_run(tu_fn f, const char* arg) {
+/* Run f(a, ...) or, when f2 is not NULL, f2(a, b, ...) (see tu_run). */
+static inline th_call* tu_call(tu_fn f, tu_fn2 f2, const char* a, const char* b) {
     th_call* c;
     int rc;
-    TH_RUN(rc, c, f(arg, th_cb, cb_ud));
+    TH_RUN(rc, c, f2 ? f2(a, b, th_cb, cb_ud) : f(a, th_cb, cb_ud));
     if (rc != TIM_SUCC) c->code = rc;
     return c;
 }
+
+static inline th_call* tu_run(tu_fn f, const char* arg) { return tu_call(f, NULL, arg, NULL); }
 
 static inline th_call* tu_admin(const char* api, const char* body) {
-    th_call* c;
-    int rc;
-    TH_RUN(rc, c, TIMRefAdminRequest(api, body, th_cb, cb_ud));
-    if (rc != TIM_SUCC) c->code = rc;
-    return c;
+    return tu_call(NULL, TIMRefAdminRequest, api, body);
 }
 
-static inline th_call* tu_login(const char* id, const char* sig) {
-    th_call* c;
-    int rc;
-    TH_RUN(rc, c, TIMLogin(id, sig, th_cb, cb_ud));
-    if (rc != TIM_SUCC) c->code = rc;
-    return c;
+static inline th_call* tu_login(const char* id, const char* sig) { return tu_call(NULL, TIMLogin, id, sig); }
+
+/* TIMLogout as a tu_fn (its argument is not used). */
+static inline int tu_logout_fn(const char* unused, TIMCommCallback cb, const void* ud) {
+    (void)unused;
+    return TIMLogout(cb, ud);
 }
 
-static inline th_call* tu_logout(void) {
-    th_call* c;
-    int rc;
-    TH_RUN(rc, c, TIMLogout(th_cb, cb_ud));
-    if (rc != TIM_SUCC) c->code = rc;
-    return c;
-}
+static inline th_call* tu_logout(void) { return tu_run(tu_logout_fn, NULL); }
 
 /* Check a finished call's code, and that desc contains desc_has (when not NULL). */
 static inline void tu_expect_at(const char* file, int line, const char* what, th_call* c, int want,
@@ -194,6 +195,40 @@ static inline long long tu_jint(json_t* o, const char* key) {
     json_t* v = json_object_get(o, key);
     return json_is_integer(v) ? (long long)json_integer_value(v) : -999999;
 }
+
+/* Read id's profile (TU_PROFILE) or status (TU_STATUS) and check the call's code is want;
+ * returns the object (new reference) or NULL. */
+static inline json_t* tu_read_at(const char* file, int line, json_t* (*get)(const char*, int*), const char* id,
+                                 int want) {
+    int code;
+    json_t* o = get(id, &code);
+    th_check(code == want, file, line, get == tu_get_status ? "TIMGetUserStatus" : "TIMProfileGetUserProfileList",
+             "%s: code %d, want %d", id, code, want);
+    return o;
+}
+#define TU_PROFILE(id, want) tu_read_at(__FILE__, __LINE__, tu_get_profile, (id), (want))
+#define TU_STATUS(id, want) tu_read_at(__FILE__, __LINE__, tu_get_status, (id), (want))
+
+/* id's status reads (code 0) with this user_status_status_type. */
+static inline void tu_expect_status_type_at(const char* file, int line, const char* id, int type) {
+    json_t* s = tu_read_at(file, line, tu_get_status, id, 0);
+    th_check(tu_jint(s, "user_status_status_type") == type, file, line, "user_status_status_type",
+             "%s: %lld, want %d", id, tu_jint(s, "user_status_status_type"), type);
+    json_decref(s);
+}
+#define TU_EXPECT_STATUS_TYPE(id, type) tu_expect_status_type_at(__FILE__, __LINE__, (id), (type))
+
+/* id's profile reads (code 0) with this integer field. */
+static inline void tu_expect_profile_int_at(const char* file, int line, const char* id, const char* key,
+                                            long long want) {
+    json_t* p = tu_read_at(file, line, tu_get_profile, id, 0);
+    th_check(tu_jint(p, key) == want, file, line, key, "%s: %lld, want %lld", id, tu_jint(p, key), want);
+    json_decref(p);
+}
+#define TU_EXPECT_PROFILE_INT(id, key, want) tu_expect_profile_int_at(__FILE__, __LINE__, (id), (key), (want))
+
+/* No account id: reading its profile fails with 40003. */
+#define TU_EXPECT_NO_ACCOUNT(id) json_decref(TU_PROFILE((id), 40003))
 
 /* Import accounts through the admin surface, 100 per request. */
 static inline void tu_import_range(const char* prefix, int from, int to) {
@@ -374,6 +409,64 @@ static inline int tu_ev_wait_count(tu_ev* e, size_t n, int timeout_ms) {
     }
     return tu_ev_count(e) >= n;
 }
+
+/*
+ * A completion callback that notes whether the change's event (the first event
+ * since base in ev whose idkey is id and whose key is sval) had already been
+ * delivered when it ran: the event comes before the completion.
+ */
+typedef struct tu_order_probe {
+    pthread_mutex_t mu;
+    int fired, code;
+    tu_ev* ev;
+    size_t base;
+    const char *idkey, *id, *key, *sval;
+    long event_at_completion; /* index of the change's event when the completion ran, -1 if none yet */
+} tu_order_probe;
+
+static inline void tu_order_probe_init(tu_order_probe* o, tu_ev* ev, const char* idkey, const char* id,
+                                       const char* key, const char* sval) {
+    memset(o, 0, sizeof *o);
+    pthread_mutex_init(&o->mu, NULL);
+    o->ev = ev;
+    o->base = tu_ev_count(ev);
+    o->idkey = idkey;
+    o->id = id;
+    o->key = key;
+    o->sval = sval;
+}
+
+static inline void tu_order_probe_cb(int32_t code, const char* desc, const char* json, const void* ud) {
+    (void)desc;
+    (void)json;
+    tu_order_probe* o = (tu_order_probe*)ud;
+    long idx = tu_ev_find(o->ev, o->base, o->idkey, o->id, o->key, o->sval, 0, NULL);
+    pthread_mutex_lock(&o->mu);
+    o->fired++;
+    o->code = code;
+    o->event_at_completion = idx;
+    pthread_mutex_unlock(&o->mu);
+}
+
+/* Wait (5 s) for the probe's completion; check it fired once, with code 0, after the event.  Destroys it. */
+static inline void tu_order_probe_check_at(const char* file, int line, tu_order_probe* o) {
+    for (int w = 0; w < 5000; w += 2) {
+        pthread_mutex_lock(&o->mu);
+        int f = o->fired;
+        pthread_mutex_unlock(&o->mu);
+        if (f) break;
+        th_sleep_ms(2);
+    }
+    pthread_mutex_lock(&o->mu);
+    th_check(o->fired == 1, file, line, "the completion fired once", "%d times", o->fired);
+    th_check(o->code == 0, file, line, "the completion's code", "%d", o->code);
+    /* behaviour.md: the event fires before the completion */
+    th_check(o->event_at_completion >= 0, file, line, "the event came before the completion", "%s %s",
+             o->id, o->sval);
+    pthread_mutex_unlock(&o->mu);
+    pthread_mutex_destroy(&o->mu);
+}
+#define TU_ORDER_PROBE_CHECK(o) tu_order_probe_check_at(__FILE__, __LINE__, (o))
 
 #define TU_STATUS_WAIT(e, from, id, key, sval, ival) \
     tu_ev_wait((e), (from), "user_status_identifier", (id), (key), (sval), (ival), NULL, 5000)

@@ -1,0 +1,55 @@
+"""Measurement scaffolding shared by the Python benchmark workers.
+
+bench/py_bench.py (tim_py) and bench/peers/ctypes_tim.py (the independent
+ctypes peer) measure the same workload the same way: the account ids, the
+requests, and the pipelined loop (issue WINDOW calls, wait until all of them
+completed, repeat; the scheme bench/c/bench_get.c uses too).  Only this
+scaffolding is shared; each worker keeps its own binding and set-up.
+"""
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import time
+
+
+def ids_of(accounts: int) -> list:
+    """The ids the workers import: u0000000, u0000001, ..."""
+    return [f"u{i:07d}" for i in range(accounts)]
+
+
+def requests(kind: str, accounts: int) -> list:
+    """The id lists to get: one per account ("get1"), or 64 lists of 100 ids ("get100")."""
+    ids = ids_of(accounts)
+    if kind == "get1":
+        return [[i] for i in ids]
+    return [[ids[(r * 100 + k) % accounts] for k in range(100)] for r in range(64)]
+
+
+def pipelined_sync(get, reqs: list, count: int, window: int) -> float:
+    """``count`` calls of ``get`` (returning concurrent futures) over ``reqs``, in windows; seconds."""
+    wait = concurrent.futures.wait
+    nreq = len(reqs)
+    t0 = time.perf_counter()
+    i = 0
+    while i < count:
+        burst = min(window, count - i)
+        futs = [get(reqs[(i + k) % nreq]) for k in range(burst)]
+        wait(futs)
+        for f in futs:
+            f.result()
+        i += burst
+    return time.perf_counter() - t0
+
+
+async def pipelined_async(get, reqs: list, count: int, window: int) -> float:
+    """``count`` calls of ``get`` (returning awaitables) over ``reqs``, in windows; seconds."""
+    gather = asyncio.gather
+    nreq = len(reqs)
+    t0 = time.perf_counter()
+    i = 0
+    while i < count:
+        burst = min(window, count - i)
+        await gather(*[get(reqs[(i + k) % nreq]) for k in range(burst)])
+        i += burst
+    return time.perf_counter() - t0
