@@ -59,6 +59,7 @@ from .fields import (
 from .types import (
     EVENT,
     EVENT_NAMES,
+    TYPES,
     CustomField,
     Event,
     LoginStatus,
@@ -262,6 +263,13 @@ def option(what: str, options: Mapping[Any, Any], web: str, name: str,
 def _ids_option(what: str, options: Mapping[Any, Any]) -> List[str]:
     """``{"userIDList": [...]}`` -> the checked list."""
     return check_id_list(*option(what, options, "userIDList", "user_id_list"))
+
+
+def _id_list(what: str, value: Any) -> List[str]:
+    """The argument of the functions that take a list of ids, or ``{"userIDList": [...]}``: the checked list."""
+    if type(value) is not list and isinstance(value, dict):
+        return _ids_option(what, value)
+    return check_id_list("user_id_list", value)
 
 
 def _optional_ids(what: str, value: Any) -> Any:
@@ -538,9 +546,7 @@ class _Core:
 
         Also takes the Web SDK's options object, ``{"userIDList": [...]}``.
         """
-        ids = (_ids_option("get_user_profile()", user_id_list)
-               if type(user_id_list) is not list and isinstance(user_id_list, dict)
-               else check_id_list("user_id_list", user_id_list))
+        ids = _id_list("get_user_profile()", user_id_list)
         return self._call(lib.tp_TIMProfileGetUserProfileList,
                           (dumps("user_id_list", {_KEY_PROFILE_IDS: ids}),), profiles_from_json,
                           "TIMProfileGetUserProfileList")
@@ -577,9 +583,7 @@ class _Core:
 
     def get_user_status(self, user_id_list: Union[Sequence[str], Options]) -> Any:
         """UserStatus of the users in ``user_id_list`` (your own ID allowed), or ``{"userIDList": [...]}``."""
-        ids = (_ids_option("get_user_status()", user_id_list)
-               if type(user_id_list) is not list and isinstance(user_id_list, dict)
-               else check_id_list("user_id_list", user_id_list))
+        ids = _id_list("get_user_status()", user_id_list)
         return self._call(lib.tp_TIMGetUserStatus, (dumps("user_id_list", ids),),
                           statuses_from_json, "TIMGetUserStatus")
 
@@ -598,9 +602,7 @@ class _Core:
 
         Also takes ``{"userIDList": [...]}``.
         """
-        ids = (_ids_option("subscribe_user_status()", user_id_list)
-               if type(user_id_list) is not list and isinstance(user_id_list, dict)
-               else check_id_list("user_id_list", user_id_list))
+        ids = _id_list("subscribe_user_status()", user_id_list)
         return self._call(lib.tp_TIMSubscribeUserStatus, (dumps("user_id_list", ids),), None,
                           "TIMSubscribeUserStatus")
 
@@ -618,9 +620,7 @@ class _Core:
 
         Also takes ``{"userIDList": [...]}``.
         """
-        ids = (_ids_option("subscribe_user_info()", user_id_list)
-               if type(user_id_list) is not list and isinstance(user_id_list, dict)
-               else check_id_list("user_id_list", user_id_list))
+        ids = _id_list("subscribe_user_info()", user_id_list)
         return self._call(lib.tp_TIMSubscribeUserInfo, (dumps("user_id_list", ids),), None,
                           "TIMSubscribeUserInfo")
 
@@ -710,14 +710,23 @@ class _Core:
             # After close() no handler runs; also, a handler that closes the client is not
             # re-entered by the final drain of what was still queued.
             return
-        name = EVENT.USER_STATUS_UPDATED if kind == _bridge.KIND_USER_STATUS else EVENT.PROFILE_UPDATED
+        if kind == _bridge.KIND_KICKED_OFFLINE:
+            name = EVENT.KICKED_OUT
+        else:
+            name = EVENT.USER_STATUS_UPDATED if kind == _bridge.KIND_USER_STATUS else EVENT.PROFILE_UPDATED
         handlers = self._handlers[name]
         streams = list(self._streams)
         if not handlers and not streams:
             return
-        data = orjson.loads(raw) if raw else None
-        event = Event(name, statuses_from_json(data) if name == EVENT.USER_STATUS_UPDATED
-                      else profiles_from_json(data))
+        if name == EVENT.KICKED_OUT:
+            # timref kicks only through its admin surface (the REST API's kick); a vendor
+            # library's TIMKickedOfflineCallback means another device logged in.
+            event = Event(name, {"type": TYPES.KICKED_OUT_REST_API if lib.tp_has_admin()
+                                 else TYPES.KICKED_OUT_MULT_DEVICE})
+        else:
+            data = orjson.loads(raw) if raw else None
+            event = Event(name, statuses_from_json(data) if name == EVENT.USER_STATUS_UPDATED
+                          else profiles_from_json(data))
         for s in streams:
             s._put(event)
         for h in handlers:

@@ -90,6 +90,11 @@ class TYPES:
     # The Web SDK's names for the message-receive option.
     MSG_REMIND_ACPT_AND_NOTE = 0
     MSG_REMIND_DISCARD = 1
+    # Why EVENT.KICKED_OUT came (its data["type"]), with the Web SDK's string values.
+    KICKED_OUT_MULT_ACCOUNT = "multipleAccount"
+    KICKED_OUT_MULT_DEVICE = "multipleDevice"
+    KICKED_OUT_USERSIG_EXPIRED = "userSigExpired"
+    KICKED_OUT_REST_API = "REST_API_Kick"
 
 
 class EVENT:
@@ -97,9 +102,10 @@ class EVENT:
 
     PROFILE_UPDATED = "onProfileUpdated"
     USER_STATUS_UPDATED = "onUserStatusUpdated"
+    KICKED_OUT = "kickedOut"
 
 
-EVENT_NAMES = frozenset((EVENT.PROFILE_UPDATED, EVENT.USER_STATUS_UPDATED))
+EVENT_NAMES = frozenset((EVENT.PROFILE_UPDATED, EVENT.USER_STATUS_UPDATED, EVENT.KICKED_OUT))
 
 #: A Web SDK options object, passed as it is: ``{"userIDList": [...]}``,
 #: ``{"nick": ..., "selfSignature": ...}``, ``{"customStatus": ...}``.
@@ -159,12 +165,13 @@ class UserStatus(NamedTuple):
 class Event(NamedTuple):
     """An event as the Web SDK delivers it: ``name`` (an ``EVENT`` value) and ``data``.
 
-    ``data`` is a list of ``Profile`` for ``EVENT.PROFILE_UPDATED`` and a list of
-    ``UserStatus`` for ``EVENT.USER_STATUS_UPDATED``.
+    ``data`` is a list of ``Profile`` for ``EVENT.PROFILE_UPDATED``, a list of
+    ``UserStatus`` for ``EVENT.USER_STATUS_UPDATED``, and for ``EVENT.KICKED_OUT`` a
+    dict ``{"type": TYPES.KICKED_OUT_REST_API}`` (the session has ended when it comes).
     """
 
     name: str
-    data: List[Any]
+    data: Any
 
 
 # ---------------------------------------------------------------------------

@@ -21,7 +21,7 @@
 #define TP_FIELD_SYNC(need, ret, wret, name, params, args, missing) ret(*name) params;
 #define TP_FIELD_ASYNC(need, name, params, args) \
     int (*name)(TP_UNPAREN params TIMCommCallback cb, const void* user_data);
-#define TP_FIELD_EVENT(name, cbtype) void (*name)(cbtype cb, const void* user_data);
+#define TP_FIELD_EVENT(need, name, cbtype) void (*name)(cbtype cb, const void* user_data);
 
 struct tp_api {
     TP_FUNCTIONS(TP_FIELD_SYNC, TP_FIELD_ASYNC, TP_FIELD_EVENT)
@@ -31,7 +31,7 @@ struct tp_api {
  * compiler check every type of TP_FUNCTIONS against TIMManager.h and TIMRef.h. */
 #define TP_BUILTIN_SYNC(need, ret, wret, name, params, args, missing) .name = name,
 #define TP_BUILTIN_ASYNC(need, name, params, args) .name = name,
-#define TP_BUILTIN_EVENT(name, cbtype) .name = name,
+#define TP_BUILTIN_EVENT(need, name, cbtype) .name = name,
 
 static const struct tp_api tp_builtin = {
     TP_FUNCTIONS(TP_BUILTIN_SYNC, TP_BUILTIN_ASYNC, TP_BUILTIN_EVENT)
@@ -71,7 +71,7 @@ int tp_load(const char* path, char* err, size_t errlen) {
     } while (0);
 #define TP_LOAD_SYNC(need, ret, wret, name, params, args, missing) TP_SYM(name, TP_NEEDED_##need)
 #define TP_LOAD_ASYNC(need, name, params, args) TP_SYM(name, TP_NEEDED_##need)
-#define TP_LOAD_EVENT(name, cbtype) TP_SYM(name, 1)
+#define TP_LOAD_EVENT(need, name, cbtype) TP_SYM(name, TP_NEEDED_##need)
     TP_FUNCTIONS(TP_LOAD_SYNC, TP_LOAD_ASYNC, TP_LOAD_EVENT)
 #undef TP_SYM
     tp_loaded = api;
@@ -87,6 +87,8 @@ void tp_set_event_callbacks(int on) {
     tp_cur->TIMSetSelfInfoUpdatedCallback(on ? tp_on_self_info : NULL, NULL);
     tp_cur->TIMSetUserStatusChangedCallback(on ? tp_on_user_status : NULL, NULL);
     tp_cur->TIMSetUserInfoChangedCallback(on ? tp_on_user_info : NULL, NULL);
+    if (tp_cur->TIMSetKickedOfflineCallback) /* optional: a library may not have it */
+        tp_cur->TIMSetKickedOfflineCallback(on ? tp_on_kicked_offline : NULL, NULL);
 }
 
 /* ---- the wrappers: every Python call goes through the table ---------------------------------
@@ -108,6 +110,6 @@ void tp_set_event_callbacks(int on) {
         TP_GUARD_##need(name, TP_ERR_UNSUPPORTED)                                              \
         return tp_cur->name(TP_UNPAREN args tp_on_complete, (const void*)(uintptr_t)token);    \
     }
-#define TP_WRAP_EVENT(name, cbtype)
+#define TP_WRAP_EVENT(need, name, cbtype)
 
 TP_FUNCTIONS(TP_WRAP_SYNC, TP_WRAP_ASYNC, TP_WRAP_EVENT)

@@ -41,13 +41,16 @@
  *       before the (cb, user_data) pair, each followed by a comma, "()" when there is none.  Its
  *       wrapper int tp_<name>(params, uint64_t token) passes the bridge's completion callback
  *       and the token as user_data.
- *   EVENT(name, cbtype)
+ *   EVENT(need, name, cbtype)
  *       void name(cbtype cb, const void* user_data), an event setter: no wrapper, it is driven
  *       by tp_set_event_callbacks.
  *
- * need is REQ, or OPT for a timref-only function (TIMRef.h): tp_load accepts a library without
- * it, the table then holds NULL and the wrapper returns `missing` (for ASYNC always
- * TP_ERR_UNSUPPORTED) without calling anything.  A REQ entry's `missing` is never used (`_`).
+ * need is REQ, or OPT for a function a library may lack: timref-only functions (TIMRef.h), and
+ * TIMSetKickedOfflineCallback, which the bridge installs only where the library has it.
+ * tp_load accepts a library without an OPT function, the table then holds NULL and the wrapper
+ * returns `missing` (for ASYNC always TP_ERR_UNSUPPORTED) without calling anything; an OPT
+ * event setter is then skipped by tp_set_event_callbacks.  A REQ entry's `missing` is never
+ * used (`_`).
  *
  * The compiler checks the list: the compiled-in table is initialised with the real functions
  * (a parameter or return type that differs from TIMManager.h or TIMRef.h does not compile),
@@ -71,9 +74,10 @@
     ASYNC(REQ, TIMUnsubscribeUserStatus, (const char* json, ), (json, ))                           \
     ASYNC(REQ, TIMSubscribeUserInfo, (const char* json, ), (json, ))                               \
     ASYNC(REQ, TIMUnsubscribeUserInfo, (const char* json, ), (json, ))                             \
-    EVENT(TIMSetSelfInfoUpdatedCallback, TIMSelfInfoUpdatedCallback)                               \
-    EVENT(TIMSetUserStatusChangedCallback, TIMUserStatusChangedCallback)                           \
-    EVENT(TIMSetUserInfoChangedCallback, TIMUserInfoChangedCallback)                               \
+    EVENT(REQ, TIMSetSelfInfoUpdatedCallback, TIMSelfInfoUpdatedCallback)                          \
+    EVENT(REQ, TIMSetUserStatusChangedCallback, TIMUserStatusChangedCallback)                      \
+    EVENT(REQ, TIMSetUserInfoChangedCallback, TIMUserInfoChangedCallback)                          \
+    EVENT(OPT, TIMSetKickedOfflineCallback, TIMKickedOfflineCallback)                              \
     ASYNC(OPT, TIMRefAdminRequest, (const char* api, const char* json_body, ), (api, json_body, )) \
     SYNC(OPT, const char*, const char*, TIMRefGetLastError, (void), (), "")
 

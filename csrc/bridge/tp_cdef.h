@@ -19,12 +19,14 @@
  */
 
 /* The kinds of tp_item.  TP_KIND_CALL is a completion (its token is the call's); the other
- * three are events (token 0), one per event callback of the C interface. */
+ * four are events (token 0), one per event callback of the C interface.  TP_KIND_KICKED_OFFLINE
+ * (TIMKickedOfflineCallback) carries no JSON: its json is "". */
 enum tp_kind {
     TP_KIND_CALL = 0,
     TP_KIND_SELF_INFO = 1,
     TP_KIND_USER_STATUS = 2,
-    TP_KIND_USER_INFO = 3
+    TP_KIND_USER_INFO = 3,
+    TP_KIND_KICKED_OFFLINE = 4
 };
 
 /* What a wrapper of a timref-only function (TIMRefAdminRequest) returns when the current
@@ -90,9 +92,10 @@ int tp_has_admin(void);
 int tp_is_builtin(void);
 
 /*
- * Install (on != 0) or remove (on == 0) the bridge's three event callbacks in the current
- * library: each event is then queued with its kind (TP_KIND_SELF_INFO, _USER_STATUS,
- * _USER_INFO), token 0, code 0, desc "" and the event's JSON.
+ * Install (on != 0) or remove (on == 0) the bridge's event callbacks in the current library:
+ * each event is then queued with its kind (TP_KIND_SELF_INFO, _USER_STATUS, _USER_INFO,
+ * _KICKED_OFFLINE), token 0, code 0, desc "" and the event's JSON ("" for a kick).  The
+ * kicked-offline callback is installed only when the library has TIMSetKickedOfflineCallback.
  */
 void tp_set_event_callbacks(int on);
 

@@ -14,10 +14,11 @@
  */
 void tp_on_complete(int32_t code, const char* desc, const char* json, const void* user_data);
 
-/* The three event callbacks (tp_set_event_callbacks): each queues an item of its kind with
- * token 0 and a copy of the event's JSON; user_data is ignored. */
+/* The event callbacks (tp_set_event_callbacks): each queues an item of its kind with token 0
+ * and a copy of the event's JSON ("" for the kick, which has none); user_data is ignored. */
 void tp_on_self_info(const char* json, const void* user_data);
 void tp_on_user_status(const char* json, const void* user_data);
 void tp_on_user_info(const char* json, const void* user_data);
+void tp_on_kicked_offline(const void* user_data);
 
 #endif

@@ -164,3 +164,8 @@ void tp_on_user_info(const char* json, const void* user_data) {
     (void)user_data;
     tp_push(TP_KIND_USER_INFO, 0, 0, NULL, json);
 }
+
+void tp_on_kicked_offline(const void* user_data) {
+    (void)user_data;
+    tp_push(TP_KIND_KICKED_OFFLINE, 0, 0, NULL, NULL);
+}

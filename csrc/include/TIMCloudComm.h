@@ -60,6 +60,17 @@ enum TIMResult {
 typedef void (*TIMCommCallback)(int32_t code, const char* desc, const char* json_params,
                                 const void* user_data);
 
+/*
+ * Event callback: this session was kicked offline (TIMSetKickedOfflineCallback, TIMManager.h).
+ * When it runs the session has already ended: TIMGetLoginStatus returns kTIMLoginStatus_UnLogined
+ * and the calls that need a login complete with ERR_SDK_NOT_LOGGED_IN until the next TIMLogin.
+ * In timref the only cause is the admin's kick of the logged-in user (v4/im_open_login_svc/kick,
+ * TIMRefAdminRequest), made in this process or in another one on the same store.
+ *
+ * user_data: the pointer given to TIMSetKickedOfflineCallback, passed back untouched.
+ */
+typedef void (*TIMKickedOfflineCallback)(const void* user_data);
+
 #ifdef __cplusplus
 }
 #endif

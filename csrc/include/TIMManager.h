@@ -186,6 +186,12 @@ TIM_DECL void TIMSetUserStatusChangedCallback(TIMUserStatusChangedCallback cb,
 /* Profile of a user subscribed with TIMSubscribeUserInfo changed. */
 TIM_DECL void TIMSetUserInfoChangedCallback(TIMUserInfoChangedCallback cb, const void* user_data);
 
+/*
+ * This session was kicked offline (TIMKickedOfflineCallback, TIMCloudComm.h): it has ended
+ * before the callback runs, and the user turned UnLogined when it was their last session.
+ */
+TIM_DECL void TIMSetKickedOfflineCallback(TIMKickedOfflineCallback cb, const void* user_data);
+
 #ifdef __cplusplus
 }
 #endif

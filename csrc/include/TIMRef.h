@@ -56,10 +56,14 @@ static const char* kTIMRefUserProfileItemAdminForbidType TIM_KEY_ATTR =
  * can set up other users and act for them.  Needs TIMInit, not a login.
  *
  * api:       "v4/im_open_login_svc/account_import", ".../multiaccount_import",
- *            ".../account_delete", "v4/profile/portrait_get",
- *            "v4/profile/portrait_set", "v4/openim/query_online_status" or
- *            "ref/set_user_status".
- * json_body: the request body as the REST API shapes it.
+ *            ".../account_delete", ".../account_check", ".../kick",
+ *            "v4/profile/portrait_get", "v4/profile/portrait_set",
+ *            "v4/openim/query_online_status", "ref/set_user_status" or
+ *            "ref/check_usersig".
+ * json_body: the request body as the REST API shapes it, within the vendor's
+ *            per-call limits (100 accounts, 500 for query_online_status).
+ *            A kick ends the user's sessions in every process: each one's
+ *            TIMKickedOfflineCallback fires (TIMManager.h).
  *
  * Returns like the other asynchronous functions (TIM_ERR_PARAM for NULL or
  * "" api or body, TIM_ERR_JSON for a body that is not a JSON object).  The

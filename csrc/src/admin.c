@@ -14,10 +14,12 @@
 /* REST error codes (the vendor's) used by the account and presence APIs. */
 #define REST_ERR_PARAM 70402
 #define REST_ERR_NO_ACCOUNT 70107
+#define REST_ERR_TOO_MANY_TO_ACCOUNT 90011 /* query_online_status: more than 500 To_Account */
 
 /*
  * An API: reads its body, reports failure through r (tr_fail and the rest)
- * and, on success, may set *extra to the answer's fields beyond the status.
+ * and may set *extra to the answer's fields beyond the status (on success, or
+ * on a failure that still answers them, query_online_status's).
  */
 typedef void (*api_fn)(const json_t* body, tr_result* r, json_t** extra);
 
@@ -44,60 +46,140 @@ static const json_t* get_array(const json_t* body, const char* key, const char* 
     return NULL;
 }
 
+/* A per-call limit, checked once the entries are well formed: ERR_SUCC, or `code`. */
+static int check_count(const json_t* arr, const char* key, size_t max, int code, tr_result* r) {
+    size_t n = json_array_size(arr);
+    if (n <= max) return ERR_SUCC;
+    return tr_fail(r, code, "%s has %zu entries: at most %zu per call", key, n, max);
+}
+
+/* Every entry of arr a string that is an identifier: ERR_SUCC, or `code` naming the first
+ * that is not. */
+static int check_ids(const json_t* arr, const char* key, int code, tr_result* r) {
+    size_t i;
+    const json_t* v;
+    json_array_foreach(arr, i, v) {
+        if (!json_is_string(v) || !tr_id_valid(json_string_value(v), json_string_length(v)))
+            return tr_fail(r, code, "%s[%zu] is not a valid identifier", key, i);
+    }
+    return ERR_SUCC;
+}
+
+/* Every entry of arr an object {"UserID": identifier}: ERR_SUCC, or 70402 naming the first
+ * that is not. */
+static int check_user_items(const json_t* arr, const char* key, tr_result* r) {
+    size_t i;
+    const json_t* item;
+    json_array_foreach(arr, i, item) {
+        const json_t* id = json_object_get(item, "UserID");
+        if (!json_is_string(id) || !tr_id_valid(json_string_value(id), json_string_length(id)))
+            return tr_fail(r, REST_ERR_PARAM, "%s[%zu].UserID is not a valid identifier", key, i);
+    }
+    return ERR_SUCC;
+}
+
+static const char* item_id(const json_t* arr, size_t i) {
+    return json_string_value(json_object_get(json_array_get(arr, i), "UserID"));
+}
+
 /* ---- accounts ------------------------------------------------------------------ */
 
-static void account_import(const json_t* body, tr_result* r, json_t** extra) {
-    (void)extra;
-    const char* id = get_id(body, "UserID", REST_ERR_PARAM, r);
-    if (!id) return;
-    static const char* const names[2] = {"Nick", "FaceUrl"};
-    static const int fields[2] = {TR_F_NICK, TR_F_FACE_URL};
-    const json_t* vals[2] = {json_object_get(body, names[0]), json_object_get(body, names[1])};
+/* The profile values an import may carry, in o: Nick and FaceUrl. */
+static const char* const k_import_names[2] = {"Nick", "FaceUrl"};
+static const int k_import_fields[2] = {TR_F_NICK, TR_F_FACE_URL};
+
+/* Read Nick / FaceUrl of o into vals (NULL when absent): each a string of at most 500
+ * bytes, or 70402 naming `where` (a prefix such as "AccountList[2].") and the key. */
+static int import_values(const json_t* o, const char* where, const json_t* vals[2], tr_result* r) {
     for (int i = 0; i < 2; i++) {
+        vals[i] = json_object_get(o, k_import_names[i]);
         if (!vals[i]) continue;
-        if (!json_is_string(vals[i])) return (void)tr_fail(r, REST_ERR_PARAM, "%s must be a string", names[i]);
+        if (!json_is_string(vals[i]))
+            return tr_fail(r, REST_ERR_PARAM, "%s%s must be a string", where, k_import_names[i]);
         if (json_string_length(vals[i]) > TR_MAX_VALUE_LEN)
-            return (void)tr_fail(r, REST_ERR_PARAM, "%s is longer than %d bytes", names[i], TR_MAX_VALUE_LEN);
+            return tr_fail(r, REST_ERR_PARAM, "%s%s is longer than %d bytes", where, k_import_names[i],
+                           TR_MAX_VALUE_LEN);
     }
+    return ERR_SUCC;
+}
+
+/*
+ * Inside the caller's transaction: create the account when missing and set the values
+ * given (an existing account gets them too), with a profile event when the account was
+ * created or given values.
+ */
+static int import_one(tr_store* st, const char* id, const json_t* const vals[2]) {
     bool named = vals[0] || vals[1], created = false;
-    tr_store* st = tr_g.store;
-    int rc = tr_store_begin(st);
-    if (rc == TR_OK) rc = tr_store_account_ensure(st, id, &created);
+    int rc = tr_store_account_ensure(st, id, &created);
     if (rc == TR_OK && named) { /* the profile as stored, read in this transaction */
         tr_profile p;
         rc = tr_store_profile_load(st, id, &p);
         for (int i = 0; i < 2 && rc == TR_OK; i++)
-            if (vals[i]) rc = tr_profile_set_str(&p, fields[i], json_string_value(vals[i]));
+            if (vals[i]) rc = tr_profile_set_str(&p, k_import_fields[i], json_string_value(vals[i]));
         p.last_updated = (int64_t)time(NULL);
         if (rc == TR_OK) rc = tr_store_profile_save(st, &p);
         tr_profile_clear(&p);
     }
     if (rc == TR_OK && (created || named)) rc = tr_store_event_add(st, TR_EVT_PROFILE, id, TR_ORIGIN_ADMIN);
+    return rc;
+}
+
+static void account_import(const json_t* body, tr_result* r, json_t** extra) {
+    (void)extra;
+    const char* id = get_id(body, "UserID", REST_ERR_PARAM, r);
+    const json_t* vals[2];
+    if (!id || import_values(body, "", vals, r) != ERR_SUCC) return;
+    tr_store* st = tr_g.store;
+    int rc = tr_store_begin(st);
+    if (rc == TR_OK) rc = import_one(st, id, vals);
     tr_commit(rc, r);
 }
 
+/*
+ * Both forms: {"Accounts": [ids]} and {"AccountList": [{"UserID", "Nick"?, "FaceUrl"?}]}.
+ * The body is judged whole before anything is written; entries whose UserID is a string but
+ * not an identifier are not imported and are answered in FailAccounts.
+ */
 static void multiaccount_import(const json_t* body, tr_result* r, json_t** extra) {
-    const json_t* arr = get_array(body, "Accounts", " of identifiers", REST_ERR_PARAM, r);
+    const json_t* accounts = json_object_get(body, "Accounts");
+    const json_t* list = json_object_get(body, "AccountList");
+    if (accounts && list)
+        return (void)tr_fail(r, REST_ERR_PARAM, "give Accounts or AccountList, not both");
+    const char* key = list ? "AccountList" : "Accounts";
+    const json_t* arr = list ? get_array(body, key, " of {\"UserID\", \"Nick\"?, \"FaceUrl\"?}", REST_ERR_PARAM, r)
+                             : get_array(body, key, " of identifiers", REST_ERR_PARAM, r);
     if (!arr) return;
-    size_t i;
+    size_t i, n = json_array_size(arr);
     const json_t* v;
     json_array_foreach(arr, i, v) {
-        if (!json_is_string(v)) return (void)tr_fail(r, REST_ERR_PARAM, "Accounts[%zu] is not a string", i);
+        if (!list) {
+            if (!json_is_string(v)) return (void)tr_fail(r, REST_ERR_PARAM, "Accounts[%zu] is not a string", i);
+            continue;
+        }
+        char where[48];
+        snprintf(where, sizeof where, "AccountList[%zu].", i);
+        const json_t* vals[2];
+        if (!json_is_object(v)) return (void)tr_fail(r, REST_ERR_PARAM, "AccountList[%zu] is not an object", i);
+        if (!json_is_string(json_object_get(v, "UserID")))
+            return (void)tr_fail(r, REST_ERR_PARAM, "AccountList[%zu].UserID must be a string", i);
+        if (import_values(v, where, vals, r) != ERR_SUCC) return;
     }
+    if (check_count(arr, key, TR_MAX_REST_ACCOUNTS, REST_ERR_PARAM, r) != ERR_SUCC) return;
     json_t* fail = json_array();
     if (!fail) return (void)tr_store_fail(r, TR_ENOMEM);
     tr_store* st = tr_g.store;
     int rc = tr_store_begin(st);
-    for (i = 0; rc == TR_OK && i < json_array_size(arr); i++) {
-        v = json_array_get(arr, i);
-        const char* id = json_string_value(v);
-        if (!tr_id_valid(id, json_string_length(v))) { /* reported, not imported */
-            json_array_append_new(fail, json_string(id));
+    for (i = 0; rc == TR_OK && i < n; i++) {
+        const json_t* e = json_array_get(arr, i);
+        const json_t* idv = list ? json_object_get(e, "UserID") : e;
+        const char* id = json_string_value(idv);
+        if (!tr_id_valid(id, json_string_length(idv))) { /* reported, not imported */
+            if (json_array_append_new(fail, json_string(id)) != 0) rc = TR_ENOMEM;
             continue;
         }
-        bool created;
-        rc = tr_store_account_ensure(st, id, &created);
-        if (rc == TR_OK && created) rc = tr_store_event_add(st, TR_EVT_PROFILE, id, TR_ORIGIN_ADMIN);
+        const json_t* vals[2] = {NULL, NULL};
+        if (list) import_values(e, "", vals, r); /* checked above: cannot fail */
+        rc = import_one(st, id, vals);
     }
     if (tr_commit(rc, r) == ERR_SUCC) *extra = json_pack("{so}", "FailAccounts", fail);
     else json_decref(fail);
@@ -105,30 +187,93 @@ static void multiaccount_import(const json_t* body, tr_result* r, json_t** extra
 
 static void account_delete(const json_t* body, tr_result* r, json_t** extra) {
     const json_t* arr = get_array(body, "DeleteItem", " of {\"UserID\"}", REST_ERR_PARAM, r);
-    if (!arr) return;
-    size_t i;
-    const json_t* item;
-    json_array_foreach(arr, i, item) {
-        const json_t* id = json_object_get(item, "UserID");
-        if (!json_is_string(id) || !tr_id_valid(json_string_value(id), json_string_length(id)))
-            return (void)tr_fail(r, REST_ERR_PARAM, "DeleteItem[%zu].UserID is not a valid identifier", i);
-    }
+    if (!arr || check_user_items(arr, "DeleteItem", r) != ERR_SUCC ||
+        check_count(arr, "DeleteItem", TR_MAX_REST_ACCOUNTS, REST_ERR_PARAM, r) != ERR_SUCC)
+        return;
     json_t* results = json_array();
     if (!results) return (void)tr_store_fail(r, TR_ENOMEM);
     tr_store* st = tr_g.store;
     int rc = tr_store_begin(st);
-    for (i = 0; rc == TR_OK && i < json_array_size(arr); i++) {
-        const char* id = json_string_value(json_object_get(json_array_get(arr, i), "UserID"));
+    for (size_t i = 0; rc == TR_OK && i < json_array_size(arr); i++) {
+        const char* id = item_id(arr, i);
         rc = tr_store_account_delete(st, id);
         bool deleted = rc == TR_OK;
         if (deleted) rc = tr_store_event_add(st, TR_EVT_PROFILE, id, TR_ORIGIN_ADMIN);
         if (deleted && rc == TR_OK) rc = tr_store_event_add(st, TR_EVT_STATUS, id, TR_ORIGIN_ADMIN);
         if (rc == TR_NOTFOUND) rc = TR_OK; /* answered in its item */
-        json_array_append_new(results, json_pack("{sissss}", "ResultCode", deleted ? 0 : REST_ERR_NO_ACCOUNT,
-                                                 "ResultInfo", deleted ? "" : "account does not exist", "UserID", id));
+        if (json_array_append_new(results, json_pack("{sissss}", "ResultCode", deleted ? 0 : REST_ERR_NO_ACCOUNT,
+                                                     "ResultInfo", deleted ? "" : "account does not exist",
+                                                     "UserID", id)) != 0 && rc == TR_OK)
+            rc = TR_ENOMEM;
     }
     if (tr_commit(rc, r) == ERR_SUCC) *extra = json_pack("{so}", "ResultItem", results);
     else json_decref(results);
+}
+
+/* {"CheckItem": [{"UserID"}]}: whether each account exists; an account that does not is no
+ * error (ResultCode 0, "NotImported"). */
+static void account_check(const json_t* body, tr_result* r, json_t** extra) {
+    const json_t* arr = get_array(body, "CheckItem", " of {\"UserID\"}", REST_ERR_PARAM, r);
+    if (!arr || check_user_items(arr, "CheckItem", r) != ERR_SUCC ||
+        check_count(arr, "CheckItem", TR_MAX_REST_ACCOUNTS, REST_ERR_PARAM, r) != ERR_SUCC)
+        return;
+    json_t* results = json_array();
+    if (!results) return (void)tr_store_fail(r, TR_ENOMEM);
+    for (size_t i = 0; r->code == ERR_SUCC && i < json_array_size(arr); i++) {
+        const char* id = item_id(arr, i);
+        int rc = tr_store_account_exists(tr_g.store, id);
+        if (rc != TR_OK && rc != TR_NOTFOUND) tr_store_fail(r, rc);
+        else if (json_array_append_new(results, json_pack("{sssissss}", "UserID", id, "ResultCode", 0, "ResultInfo",
+                                                          "", "AccountStatus",
+                                                          rc == TR_OK ? "Imported" : "NotImported")) != 0)
+            tr_store_fail(r, TR_ENOMEM);
+    }
+    if (r->code == ERR_SUCC) *extra = json_pack("{so}", "ResultItem", results);
+    else json_decref(results);
+}
+
+/*
+ * {"UserID"}: end every live session of the user, in every process (real ones and the
+ * simulated one), and invalidate the UserSigs issued before now.  One transaction: the
+ * kick time, the sessions removed, the user UnLogined with the custom status cleared (as
+ * after a logout), the kick event naming the sessions (each one's process ends it and
+ * fires TIMKickedOfflineCallback, feed.c), then the presence event for the others.
+ */
+static void kick(const json_t* body, tr_result* r, json_t** extra) {
+    (void)extra;
+    const char* id = get_id(body, "UserID", REST_ERR_PARAM, r);
+    if (!id) return;
+    tr_store* st = tr_g.store;
+    json_t* tokens = NULL;
+    int rc = tr_store_begin(st);
+    if (rc == TR_OK) rc = tr_store_kick(st, id, (int64_t)time(NULL), &tokens);
+    if (rc == TR_NOTFOUND) {
+        tr_store_rollback(st);
+        return (void)tr_fail(r, REST_ERR_NO_ACCOUNT, "account %s does not exist", id);
+    }
+    if (rc == TR_OK && json_array_size(tokens) > 0) {
+        rc = tr_store_status_set(st, id, kTIMUserStatusType_UnLogined, "");
+        json_t* data = rc == TR_OK ? json_pack("{sO}", "tokens", tokens) : NULL;
+        char* text = data ? tr_json_dump(data) : NULL;
+        json_decref(data);
+        if (rc == TR_OK && !text) rc = TR_ENOMEM;
+        if (rc == TR_OK) rc = tr_store_event_add_data(st, TR_EVT_KICK, id, TR_ORIGIN_ADMIN, text);
+        if (rc == TR_OK) rc = tr_store_event_add(st, TR_EVT_PRESENCE, id, TR_ORIGIN_ADMIN);
+        free(text);
+    }
+    json_decref(tokens);
+    tr_commit(rc, r);
+}
+
+/* {"UserID", "UserSig"}: would TIMLogin accept this UserSig for this user (tr_usersig_check:
+ * the app's secret key, the kicks)?  The HTTP server authenticates requests with it. */
+static void check_usersig(const json_t* body, tr_result* r, json_t** extra) {
+    (void)extra;
+    const char* id = get_id(body, "UserID", REST_ERR_PARAM, r);
+    if (!id) return;
+    const json_t* sig = json_object_get(body, "UserSig");
+    if (sig && !json_is_string(sig)) return (void)tr_fail(r, REST_ERR_PARAM, "UserSig must be a string");
+    tr_usersig_check(id, sig ? json_string_value(sig) : NULL, r);
 }
 
 /* ---- profiles ------------------------------------------------------------------ */
@@ -205,7 +350,10 @@ static json_t* tag_items(const tr_profile* p, const json_t* tags) {
 }
 
 static void portrait_get(const json_t* body, tr_result* r, json_t** extra) {
-    const json_t* to = get_array(body, "To_Account", "", ERR_SVR_PROFILE_INVALID_PARAMETERS, r);
+    const json_t* to = json_object_get(body, "To_Account");
+    if (!to || (json_is_array(to) && json_array_size(to) == 0))
+        return (void)tr_fail(r, ERR_SVR_PROFILE_ACCOUNT_MISS, "To_Account is missing or empty: no account to read");
+    to = get_array(body, "To_Account", "", ERR_SVR_PROFILE_INVALID_PARAMETERS, r);
     const json_t* tags = to ? get_array(body, "TagList", "", ERR_SVR_PROFILE_INVALID_PARAMETERS, r) : NULL;
     if (!tags) return;
     size_t i;
@@ -219,53 +367,103 @@ static void portrait_get(const json_t* body, tr_result* r, json_t** extra) {
         if (!tr_field_find(s, true) && !custom)
             return (void)tr_fail(r, ERR_SVR_PROFILE_TAG_NOT_FOUND, "unknown tag %.64s", s);
     }
+    if (check_ids(to, "To_Account", ERR_SVR_PROFILE_INVALID_PARAMETERS, r) != ERR_SUCC ||
+        check_count(to, "To_Account", TR_MAX_PROFILE_IDS, ERR_SVR_PROFILE_INVALID_PARAMETERS, r) != ERR_SUCC)
+        return;
     json_t* out = json_array();
-    if (!out) tr_store_fail(r, TR_ENOMEM);
+    json_t* fail = json_array();
+    if (!out || !fail) tr_store_fail(r, TR_ENOMEM);
     for (i = 0; r->code == ERR_SUCC && i < json_array_size(to); i++) {
-        const json_t* a = json_array_get(to, i);
-        const char* id = json_string_value(a);
+        const char* id = json_string_value(json_array_get(to, i));
         const tr_profile* p = NULL;
-        int rc = TR_OK;
-        if (!id || !tr_id_valid(id, json_string_length(a)))
-            tr_fail(r, ERR_SVR_PROFILE_INVALID_PARAMETERS, "To_Account[%zu] is not a valid identifier", i);
-        else if ((rc = tr_profile_get(id, &p)) != TR_OK && rc != TR_NOTFOUND)
+        int rc = tr_profile_get(id, &p);
+        if (rc != TR_OK && rc != TR_NOTFOUND) {
             tr_store_fail(r, rc);
-        else
-            json_array_append_new(out, json_pack("{sssosiss}", "To_Account", id, "ProfileItem",
-                                                 rc == TR_OK ? tag_items(p, tags) : json_array(), "ResultCode",
-                                                 rc == TR_OK ? 0 : ERR_SVR_PROFILE_ACCOUNT_NOT_FOUND, "ResultInfo",
-                                                 rc == TR_OK ? "" : "account does not exist"));
+            break;
+        }
+        json_t* item = json_pack("{sssosiss}", "To_Account", id, "ProfileItem",
+                                 rc == TR_OK ? tag_items(p, tags) : json_array(), "ResultCode",
+                                 rc == TR_OK ? 0 : ERR_SVR_PROFILE_ACCOUNT_NOT_FOUND, "ResultInfo",
+                                 rc == TR_OK ? "" : "account does not exist");
+        if (item && rc == TR_NOTFOUND) json_object_del(item, "ProfileItem"); /* the vendor's: none */
+        if (json_array_append_new(out, item) != 0 ||
+            (rc == TR_NOTFOUND && json_array_append_new(fail, json_string(id)) != 0))
+            tr_store_fail(r, TR_ENOMEM);
     }
     if (r->code != ERR_SUCC) {
         json_decref(out);
+        json_decref(fail);
         return;
     }
-    *extra = json_pack("{so}", "UserProfileItem", out);
+    /* Fail_Account (the vendor's spelling) only when some account failed. */
+    if (json_array_size(fail) > 0) *extra = json_pack("{soso}", "UserProfileItem", out, "Fail_Account", fail);
+    else {
+        json_decref(fail);
+        *extra = json_pack("{so}", "UserProfileItem", out);
+    }
 }
 
 /* ---- presence ------------------------------------------------------------------- */
 
+/* An optional 0/1 flag of the body (absent: 0); -1 after failing with 70402. */
+static int get_flag(const json_t* body, const char* key, tr_result* r) {
+    const json_t* v = json_object_get(body, key);
+    if (!v) return 0;
+    if (json_is_integer(v) && (json_integer_value(v) == 0 || json_integer_value(v) == 1))
+        return (int)json_integer_value(v);
+    tr_fail(r, REST_ERR_PARAM, "%s must be 0 or 1", key);
+    return -1;
+}
+
+/* One QueryResult entry: Status, and Detail (a live session each, IsNeedDetail) and
+ * CustomStatus (IsReturnCustomStatus) when asked. */
+static json_t* query_entry(const tr_status* s, bool detail, bool custom) {
+    bool online = s->type == kTIMUserStatusType_Online;
+    json_t* e = json_pack("{ssss}", "To_Account", s->id, "Status", online ? "Online" : "Offline");
+    if (e && detail && s->n_devices > 0) {
+        json_t* d = json_array();
+        for (size_t k = 0; d && k < s->n_devices; k++)
+            if (json_array_append_new(d, json_pack("{ssss}", "Platform", s->devices[k], "Status", "Online")) != 0) {
+                json_decref(d);
+                d = NULL;
+            }
+        if (!d || json_object_set_new(e, "Detail", d) != 0) {
+            json_decref(e);
+            return NULL;
+        }
+    }
+    if (e && custom && json_object_set_new(e, "CustomStatus", json_string(s->custom)) != 0) {
+        json_decref(e);
+        return NULL;
+    }
+    return e;
+}
+
 static void query_online_status(const json_t* body, tr_result* r, json_t** extra) {
     const json_t* to = get_array(body, "To_Account", "", REST_ERR_PARAM, r);
     if (!to) return;
+    int detail = get_flag(body, "IsNeedDetail", r);
+    int custom = detail < 0 ? -1 : get_flag(body, "IsReturnCustomStatus", r);
+    if (custom < 0 || check_ids(to, "To_Account", REST_ERR_PARAM, r) != ERR_SUCC ||
+        check_count(to, "To_Account", TR_MAX_STATUS_IDS, REST_ERR_TOO_MANY_TO_ACCOUNT, r) != ERR_SUCC)
+        return;
     json_t* res = json_array();
     json_t* errs = json_array();
     if (!res || !errs) tr_store_fail(r, TR_ENOMEM);
     for (size_t i = 0; r->code == ERR_SUCC && i < json_array_size(to); i++) {
-        const json_t* a = json_array_get(to, i);
-        const char* id = json_string_value(a);
+        const char* id = json_string_value(json_array_get(to, i));
         tr_status s;
-        int rc = TR_OK;
-        if (!id || !tr_id_valid(id, json_string_length(a)))
-            tr_fail(r, REST_ERR_PARAM, "To_Account[%zu] is not a valid identifier", i);
-        else if ((rc = tr_store_status_load(tr_g.store, id, &s)) == TR_NOTFOUND)
-            json_array_append_new(errs, json_pack("{sssi}", "To_Account", id, "ErrorCode", REST_ERR_NO_ACCOUNT));
-        else if (rc != TR_OK)
+        int rc = tr_store_status_load(tr_g.store, id, &s);
+        json_t* e = NULL;
+        if (rc == TR_NOTFOUND) {
+            e = json_pack("{sssi}", "To_Account", id, "ErrorCode", REST_ERR_NO_ACCOUNT);
+            if (json_array_append_new(errs, e) != 0) tr_store_fail(r, TR_ENOMEM);
+        } else if (rc != TR_OK) {
             tr_store_fail(r, rc);
-        else {
-            json_array_append_new(res, json_pack("{ssss}", "To_Account", id, "Status",
-                                                 s.type == kTIMUserStatusType_Online ? "Online" : "Offline"));
+        } else {
+            e = query_entry(&s, detail, custom);
             tr_status_clear(&s);
+            if (json_array_append_new(res, e) != 0) tr_store_fail(r, TR_ENOMEM);
         }
     }
     if (r->code != ERR_SUCC) {
@@ -273,6 +471,9 @@ static void query_online_status(const json_t* body, tr_result* r, json_t** extra
         json_decref(errs);
         return;
     }
+    /* The answer's ErrorCode is 0 when any account could be queried (the vendor's rule). */
+    if (json_array_size(res) == 0)
+        tr_fail(r, REST_ERR_NO_ACCOUNT, "none of the %zu accounts asked for exists", json_array_size(errs));
     *extra = json_pack("{soso}", "QueryResult", res, "ErrorList", errs);
 }
 
@@ -312,25 +513,36 @@ static void set_user_status(const json_t* body, tr_result* r, json_t** extra) {
 static const struct {
     const char* api;
     api_fn fn;
+    bool error_display; /* the profile APIs answer "ErrorDisplay" too (the vendor's) */
 } k_apis[] = {
-    {"v4/im_open_login_svc/account_import", account_import},
-    {"v4/im_open_login_svc/multiaccount_import", multiaccount_import},
-    {"v4/im_open_login_svc/account_delete", account_delete},
-    {"v4/profile/portrait_get", portrait_get},
-    {"v4/profile/portrait_set", portrait_set},
-    {"v4/openim/query_online_status", query_online_status},
-    {"ref/set_user_status", set_user_status},
+    {"v4/im_open_login_svc/account_import", account_import, false},
+    {"v4/im_open_login_svc/multiaccount_import", multiaccount_import, false},
+    {"v4/im_open_login_svc/account_delete", account_delete, false},
+    {"v4/im_open_login_svc/account_check", account_check, false},
+    {"v4/im_open_login_svc/kick", kick, false},
+    {"v4/profile/portrait_get", portrait_get, true},
+    {"v4/profile/portrait_set", portrait_set, true},
+    {"v4/openim/query_online_status", query_online_status, false},
+    {"ref/set_user_status", set_user_status, false},
+    {"ref/check_usersig", check_usersig, false},
 };
 
 /*
  * The REST answer of a result: {"ActionStatus", "ErrorCode", "ErrorInfo"}
- * from r's code and desc, then the extra fields of a success (stolen), as
- * json_params; code and desc stay r's.
+ * from r's code and desc ("ErrorDisplay": "" too when asked), then the extra
+ * fields the API gave (stolen), as json_params; code and desc stay r's.
  */
-static void rest_answer(tr_result* r, json_t* extra) {
+static void rest_answer(tr_result* r, json_t* extra, bool error_display) {
     json_t* o = json_pack("{sssiss}", "ActionStatus", r->code ? "FAIL" : "OK", "ErrorCode", r->code, "ErrorInfo",
                           r->desc);
-    if (o && extra && r->code == ERR_SUCC) json_object_update(o, extra);
+    if (o && error_display && json_object_set_new(o, "ErrorDisplay", json_string("")) != 0) {
+        json_decref(o);
+        o = NULL;
+    }
+    if (o && extra && json_object_update(o, extra) != 0) {
+        json_decref(o);
+        o = NULL;
+    }
     json_decref(extra);
     char* text = o ? tr_json_dump(o) : NULL;
     json_decref(o);
@@ -347,5 +559,5 @@ void tr_job_admin(tr_job* j, tr_result* r) {
     json_t* extra = NULL;
     if (i < n) k_apis[i].fn(j->arg, r, &extra);
     else tr_fail(r, ERR_INVALID_PARAMETERS, "unknown api \"%.64s\"", api);
-    rest_answer(r, extra);
+    rest_answer(r, extra, i < n && k_apis[i].error_display);
 }

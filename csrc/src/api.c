@@ -195,6 +195,10 @@ TIM_DECL void TIMSetUserInfoChangedCallback(TIMUserInfoChangedCallback cb, const
     tr_event_set(TR_EV_USER_INFO, (void*)cb, ud);
 }
 
+TIM_DECL void TIMSetKickedOfflineCallback(TIMKickedOfflineCallback cb, const void* ud) {
+    tr_event_set(TR_EV_KICKED, (void*)cb, ud);
+}
+
 TIM_DECL int TIMRefAdminRequest(const char* api, const char* json_body, TIMCommCallback cb,
                                 const void* ud) {
     if (!api || !*api) return tr_refuse(TIM_ERR_PARAM, "api is %s", api ? "\"\"" : "NULL");

@@ -79,11 +79,12 @@ static void process(tr_job* j) {
                                                               : "refused");
     } else if ((j->needs & TR_NEED_INIT) && !tr_g.initialized) {
         tr_fail(&r, ERR_SDK_NOT_INITIALIZED, "not initialized");
-    } else if ((j->needs & TR_NEED_LOGIN) && !tr_g.logged_in) {
-        tr_fail(&r, ERR_SDK_NOT_LOGGED_IN, "not login");
     } else {
+        /* Other processes' commits first: a kick read here ends the session before the
+         * login check. */
         tr_feed_sync();
-        j->run(j, &r);
+        if ((j->needs & TR_NEED_LOGIN) && !tr_g.logged_in) tr_fail(&r, ERR_SDK_NOT_LOGGED_IN, "not login");
+        else j->run(j, &r);
     }
     /* Events this job caused go first: when a call completes, what it set off
      * in this process has been delivered. */
@@ -206,6 +207,7 @@ void tr_event_fire(int kind, const char* json) {
     case TR_EV_SELF_INFO: ((TIMSelfInfoUpdatedCallback)fn)(json, ud); break;
     case TR_EV_USER_STATUS: ((TIMUserStatusChangedCallback)fn)(json, ud); break;
     case TR_EV_USER_INFO: ((TIMUserInfoChangedCallback)fn)(json, ud); break;
+    case TR_EV_KICKED: ((TIMKickedOfflineCallback)fn)(ud); break;
     default: break;
     }
 }

@@ -123,6 +123,25 @@ static void fire_status(const ev* e) {
     free(text);
 }
 
+/* A kick event naming this session's token: the session ends here (its row is gone), then
+ * TIMKickedOfflineCallback.  The presence event that follows tells the others; this session
+ * is not told of its own end, as it is not of its logout. */
+static void kick_self(const ev* e) {
+    if (!e->data || strcmp(e->id, tr_g.user_id) != 0) return;
+    json_t* d = json_loads(e->data, 0, NULL);
+    const json_t* tokens = json_object_get(d, "tokens");
+    bool mine = false;
+    size_t i;
+    const json_t* t;
+    json_array_foreach(tokens, i, t) {
+        if (json_is_string(t) && strcmp(json_string_value(t), tr_g.token) == 0) mine = true;
+    }
+    json_decref(d);
+    if (!mine) return;
+    tr_session_kicked();
+    tr_event_fire(TR_EV_KICKED, NULL);
+}
+
 void tr_feed_sync(void) {
     if (!tr_g.initialized || !tr_g.dir) return; /* a store in memory has one writer: us */
     int64_t v = tr_store_data_version(tr_g.store);
@@ -152,6 +171,7 @@ void tr_feed_run(void) {
     /* A callback may log out, uninit or init again: check before each one. */
     for (size_t i = 0; i < l.n && tr_g.initialized && tr_g.logged_in && gen == g_generation; i++) {
         if (l.v[i].type == TR_EVT_PROFILE) fire_profile(&l.v[i]);
+        else if (l.v[i].type == TR_EVT_KICK) kick_self(&l.v[i]);
         else fire_status(&l.v[i]);
     }
     for (size_t i = 0; i < l.n; i++) free(l.v[i].data);

@@ -59,17 +59,37 @@ static void new_token(void) {
              rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
 }
 
+int tr_usersig_check(const char* id, const char* sig, tr_result* r) {
+    if (!sig || !*sig) return tr_fail(r, ERR_SVR_ACCOUNT_USERSIG_EMPTY, "user_sig is empty");
+    if (!tr_g.secret_key) return ERR_SUCC;
+    char why[128];
+    uint64_t issued = 0;
+    int rc = tr_usersig_verify_issued(sig, tr_g.app_id, id, tr_g.secret_key, (uint64_t)time(NULL), &issued, why,
+                                      sizeof why);
+    if (rc != 0) return tr_fail(r, rc, "%s", why);
+    /* A kick invalidates every UserSig issued before it (the vendor's kick API). */
+    int64_t kicked = 0;
+    rc = tr_store_account_kicked(tr_g.store, id, &kicked);
+    if (rc != TR_OK && rc != TR_NOTFOUND) return tr_store_fail(r, rc);
+    if (rc == TR_OK && kicked > 0 && issued < (uint64_t)kicked)
+        return tr_fail(r, ERR_SVR_ACCOUNT_USERSIG_EXPIRED,
+                       "usersig: invalidated by a kick of %s at %lld (it was issued at %llu): generate a new one", id,
+                       (long long)kicked, (unsigned long long)issued);
+    return ERR_SUCC;
+}
+
+void tr_session_kicked(void) {
+    if (!tr_g.logged_in) return;
+    tr_store_slot_release(tr_g.store, tr_g.slot);
+    tr_session_forget();
+}
+
 void tr_job_login(tr_job* j, tr_result* r) {
     const char* id = j->s1;
     const char* sig = j->s2;
     if (!tr_id_valid(id, strlen(id)))
         return (void)tr_fail(r, ERR_SDK_COMM_INVALID_IDENTIFIER, "invalid user_id (1..32 printable ASCII bytes)");
-    if (!sig || !*sig) return (void)tr_fail(r, ERR_SVR_ACCOUNT_USERSIG_EMPTY, "user_sig is empty");
-    if (tr_g.secret_key) {
-        char why[128];
-        int rc = tr_usersig_verify(sig, tr_g.app_id, id, tr_g.secret_key, (uint64_t)time(NULL), why, sizeof why);
-        if (rc != 0) return (void)tr_fail(r, rc, "%s", why);
-    }
+    if (tr_usersig_check(id, sig, r) != ERR_SUCC) return;
     if (tr_g.logged_in) {
         if (strcmp(tr_g.user_id, id) == 0) return tr_succeed(r, NULL);
         return (void)tr_fail(r, ERR_SDK_INVALID_OPERATION, "already logged in as \"%s\": log out first",

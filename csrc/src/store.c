@@ -20,10 +20,11 @@
 
 enum {
     Q_BEGIN, Q_COMMIT, Q_ROLLBACK, Q_READ_BEGIN,
-    Q_ACC_INSERT, Q_ACC_EXISTS, Q_ACC_DELETE, Q_ACC_DEL_SESSIONS,
+    Q_ACC_INSERT, Q_ACC_EXISTS, Q_ACC_DELETE, Q_ACC_DEL_SESSIONS, Q_ACC_KICK, Q_ACC_KICKED,
     Q_PROF_LOAD, Q_PROF_SAVE,
     Q_STATUS_LOAD, Q_STATUS_SET, Q_STATUS_SET_TYPE, Q_DEVICES,
     Q_SESS_ADD, Q_SESS_REMOVE, Q_SESS_REMOVE_SIM, Q_SESS_COUNT, Q_SESS_SLOTS, Q_SESS_OTHERS,
+    Q_SESS_TOKENS, Q_SESS_REMOVE_USER,
     Q_EV_ADD, Q_EV_SCAN, Q_EV_LAST, Q_EV_PRUNE, Q_DATA_VERSION,
     Q_COUNT
 };
@@ -37,6 +38,8 @@ static const char* const k_sql[Q_COUNT] = {
     [Q_ACC_EXISTS] = "SELECT 1 FROM account WHERE id = ?1",
     [Q_ACC_DELETE] = "DELETE FROM account WHERE id = ?1",
     [Q_ACC_DEL_SESSIONS] = "DELETE FROM session WHERE user_id = ?1 AND simulated = 1",
+    [Q_ACC_KICK] = "UPDATE account SET kicked = ?2 WHERE id = ?1",
+    [Q_ACC_KICKED] = "SELECT kicked FROM account WHERE id = ?1",
     [Q_PROF_LOAD] = "SELECT nick, gender, face_url, signature, allow_type, location, language, "
                     "birthday, level, role, msg_settings, forbid, custom, last_updated "
                     "FROM account WHERE id = ?1",
@@ -56,6 +59,8 @@ static const char* const k_sql[Q_COUNT] = {
     [Q_SESS_COUNT] = "SELECT count(*) FROM session WHERE user_id = ?1",
     [Q_SESS_SLOTS] = "SELECT slot FROM session WHERE slot IS NOT NULL ORDER BY slot",
     [Q_SESS_OTHERS] = "SELECT token, user_id, slot FROM session WHERE slot IS NOT NULL AND token != ?1",
+    [Q_SESS_TOKENS] = "SELECT token FROM session WHERE user_id = ?1 ORDER BY started, token",
+    [Q_SESS_REMOVE_USER] = "DELETE FROM session WHERE user_id = ?1",
     [Q_EV_ADD] = "INSERT INTO event(type, user_id, origin, data) VALUES (?1, ?2, ?3, ?4)",
     [Q_EV_SCAN] = "SELECT seq, type, user_id, origin, data FROM event WHERE seq > ?1 ORDER BY seq LIMIT 512",  /* EVENT_BATCH */
     [Q_EV_LAST] = "SELECT coalesce(max(seq), 0) FROM event",
@@ -75,7 +80,8 @@ static const char k_schema[] =
     "  msg_settings INTEGER NOT NULL DEFAULT 0, forbid INTEGER NOT NULL DEFAULT 0,"
     "  custom TEXT NOT NULL DEFAULT '[]', last_updated INTEGER NOT NULL DEFAULT 0,"
     "  status INTEGER NOT NULL DEFAULT 3, custom_status TEXT NOT NULL DEFAULT '',"
-    "  created INTEGER NOT NULL DEFAULT 0"
+    "  created INTEGER NOT NULL DEFAULT 0,"
+    "  kicked INTEGER NOT NULL DEFAULT 0"
     ") WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS session("
     "  token TEXT PRIMARY KEY, user_id TEXT NOT NULL, device TEXT NOT NULL,"
@@ -85,10 +91,19 @@ static const char k_schema[] =
     "CREATE TABLE IF NOT EXISTS event("
     "  seq INTEGER PRIMARY KEY AUTOINCREMENT, type INTEGER NOT NULL,"
     "  user_id TEXT NOT NULL, origin TEXT NOT NULL, data TEXT);"
-    "PRAGMA user_version = 1;";
+    "PRAGMA user_version = 2;";
 
-/* The schema this build writes; a store of a newer schema is refused. */
-#define SCHEMA_VERSION 1
+/*
+ * The schema this build writes; a store of a newer schema is refused, an older one is
+ * upgraded in place when opened (k_upgrade, then k_schema), in the transaction that reads
+ * its version.  Version 1 had no account.kicked (the time of the last admin kick, version 2).
+ */
+#define SCHEMA_VERSION 2
+
+/* What turns a store of version v (index) into one of version v + 1. */
+static const char* const k_upgrade[SCHEMA_VERSION] = {
+    [1] = "ALTER TABLE account ADD COLUMN kicked INTEGER NOT NULL DEFAULT 0;",
+};
 
 /* Events kept for readers that lag (a reader further behind drops its caches);
  * older ones are pruned every EVENT_PRUNE_STEP events. */
@@ -285,9 +300,9 @@ int tr_store_open(tr_store** out, uint64_t app_id, const char* dir, char* err, s
                           NULL, NULL, NULL);
     }
     if (rc == SQLITE_OK) rc = sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    int version = 0;
     if (rc == SQLITE_OK) {
         sqlite3_stmt* v = NULL;
-        int version = 0;
         if (sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &v, NULL) == SQLITE_OK &&
             sqlite3_step(v) == SQLITE_ROW)
             version = sqlite3_column_int(v, 0);
@@ -300,6 +315,10 @@ int tr_store_open(tr_store** out, uint64_t app_id, const char* dir, char* err, s
             return TR_EIO;
         }
     }
+    /* An older store: its upgrades, one version after the other (a new store has version 0
+     * and no tables: k_schema creates them as they are now). */
+    for (int v = version; rc == SQLITE_OK && v > 0 && v < SCHEMA_VERSION; v++)
+        if (k_upgrade[v]) rc = sqlite3_exec(st->db, k_upgrade[v], NULL, NULL, NULL);
     if (rc == SQLITE_OK) {
         rc = sqlite3_exec(st->db, k_schema, NULL, NULL, NULL);
         rc = sqlite3_exec(st->db, rc == SQLITE_OK ? "COMMIT" : "ROLLBACK", NULL, NULL, NULL) == SQLITE_OK
@@ -393,6 +412,48 @@ int tr_store_account_delete(tr_store* st, const char* id) {
     sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
     rc = exec_q(s);
     return rc != TR_OK ? rc : deleted ? TR_OK : TR_NOTFOUND;
+}
+
+int tr_store_kick(tr_store* st, const char* id, int64_t at, json_t** tokens) {
+    *tokens = NULL;
+    sqlite3_stmt* s = st->q[Q_ACC_KICK];
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, at);
+    int rc = exec_q(s);
+    if (rc != TR_OK) return rc;
+    if (sqlite3_changes(st->db) == 0) return TR_NOTFOUND;
+    json_t* a = json_array();
+    if (!a) return TR_ENOMEM;
+    s = st->q[Q_SESS_TOKENS];
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    int step;
+    while (rc == TR_OK && (step = sqlite3_step(s)) == SQLITE_ROW) {
+        const unsigned char* t = sqlite3_column_text(s, 0);
+        if (json_array_append_new(a, json_string(t ? (const char*)t : "")) != 0) rc = TR_ENOMEM;
+    }
+    if (rc == TR_OK && step != SQLITE_DONE) rc = TR_EIO;
+    finish(s);
+    if (rc == TR_OK) {
+        s = st->q[Q_SESS_REMOVE_USER];
+        sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+        rc = exec_q(s);
+    }
+    if (rc != TR_OK) {
+        json_decref(a);
+        return rc;
+    }
+    *tokens = a;
+    return TR_OK;
+}
+
+int tr_store_account_kicked(tr_store* st, const char* id, int64_t* at) {
+    *at = 0;
+    sqlite3_stmt* s = st->q[Q_ACC_KICKED];
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) *at = sqlite3_column_int64(s, 0);
+    finish(s);
+    return rc == SQLITE_ROW ? TR_OK : rc == SQLITE_DONE ? TR_NOTFOUND : TR_EIO;
 }
 
 /* ---- profiles --------------------------------------------------------------- */
@@ -713,6 +774,12 @@ static char* snapshot(tr_store* st, int type, const char* id) {
 
 int tr_store_event_add(tr_store* st, int type, const char* id, const char* origin) {
     char* data = snapshot(st, type, id);
+    int rc = tr_store_event_add_data(st, type, id, origin, data);
+    free(data);
+    return rc;
+}
+
+int tr_store_event_add_data(tr_store* st, int type, const char* id, const char* origin, const char* data) {
     sqlite3_stmt* s = st->q[Q_EV_ADD];
     sqlite3_bind_int(s, 1, type);
     sqlite3_bind_text(s, 2, id, -1, SQLITE_STATIC);
@@ -720,7 +787,6 @@ int tr_store_event_add(tr_store* st, int type, const char* id, const char* origi
     if (data) sqlite3_bind_text(s, 4, data, -1, SQLITE_STATIC);
     else sqlite3_bind_null(s, 4);
     int rc = exec_q(s);
-    free(data);
     if (rc == TR_OK) {
         st->last_event = sqlite3_last_insert_rowid(st->db);
         st->txn_events = true;

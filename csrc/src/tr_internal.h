@@ -25,6 +25,7 @@
 #define TR_MAX_DEPTH 64               /* JSON nesting (TIM_ERR_JSON beyond)     */
 #define TR_MAX_PROFILE_IDS 100        /* ids examined by a profile lookup       */
 #define TR_MAX_STATUS_IDS 500         /* ids examined by a status lookup        */
+#define TR_MAX_REST_ACCOUNTS 100      /* accounts per multiaccount_import, account_delete, account_check */
 #define TR_MAX_VALUE_LEN 500          /* profile string values                  */
 #define TR_MAX_CUSTOM_STATUS_LEN 100  /* custom status                          */
 #define TR_MAX_SUBS 200               /* users in one subscription list         */
@@ -193,9 +194,10 @@ void tr_engine_stop(void);
 bool tr_engine_running(void);
 
 /* Event callback registrations (any thread). */
-enum tr_event_kind { TR_EV_SELF_INFO, TR_EV_USER_STATUS, TR_EV_USER_INFO, TR_EV_COUNT };
+enum tr_event_kind { TR_EV_SELF_INFO, TR_EV_USER_STATUS, TR_EV_USER_INFO, TR_EV_KICKED, TR_EV_COUNT };
 void tr_event_set(int kind, void* fn, const void* ud);
-/* Deliver an event to its registered callback, if any (logic thread only). */
+/* Deliver an event to its registered callback, if any (logic thread only); TR_EV_KICKED
+ * (TIMKickedOfflineCallback) takes no JSON (json is ignored). */
 void tr_event_fire(int kind, const char* json);
 
 /* ---- the context, owned by the logic thread (config.c, session.c) ---------- */
@@ -255,6 +257,16 @@ const char* tr_origin_self(void);
 int tr_session_end(tr_result* r);
 /* Forget the session here, whatever the store says (uninit). */
 void tr_session_forget(void);
+/*
+ * The one check of a UserSig (TIMLogin, the admin's ref/check_usersig): 70002 when sig is
+ * NULL or ""; with a secret key, tr_usersig_verify's 70003 / 70013 / 70014 / 70001, and 70001
+ * when it was issued (TLS.time) before the last kick of `id` (the account's kick time).
+ * Without a key any non-empty sig passes.  ERR_SUCC or the code set in r.
+ */
+int tr_usersig_check(const char* id, const char* sig, tr_result* r);
+/* The admin kicked this session (feed.c read the kick event naming its token): forget it
+ * here and release its liveness slot; its session row is already gone. */
+void tr_session_kicked(void);
 void tr_job_login(tr_job* job, tr_result* r);
 void tr_job_logout(tr_job* job, tr_result* r);
 
@@ -290,8 +302,10 @@ typedef struct tr_status {
 
 enum tr_store_rc { TR_OK = 0, TR_NOTFOUND = 1, TR_EIO = -1, TR_ENOMEM = -2 };
 /* Change events: a profile changed; presence changed (login, logout, offline);
- * the custom status changed (or the admin set the status). */
-enum tr_event_type { TR_EVT_PROFILE = 1, TR_EVT_PRESENCE = 2, TR_EVT_STATUS = 3 };
+ * the custom status changed (or the admin set the status); the admin kicked the user's
+ * sessions (its data: {"tokens": [the session tokens ended]}, written before the presence
+ * event of the same kick). */
+enum tr_event_type { TR_EVT_PROFILE = 1, TR_EVT_PRESENCE = 2, TR_EVT_STATUS = 3, TR_EVT_KICK = 4 };
 
 int tr_store_open(tr_store** out, uint64_t app_id, const char* dir, char* err, size_t errlen);
 void tr_store_close(tr_store* st);
@@ -311,6 +325,14 @@ void tr_store_rollback(tr_store* st);
 int tr_store_account_ensure(tr_store* st, const char* id, bool* created);
 int tr_store_account_exists(tr_store* st, const char* id);  /* TR_OK / TR_NOTFOUND */
 int tr_store_account_delete(tr_store* st, const char* id);
+/*
+ * Kick (inside the caller's transaction): record `at` as the account's kick time and remove
+ * every session of the user, real and simulated; *tokens receives a new JSON array of the
+ * tokens removed.  TR_NOTFOUND when the account does not exist.
+ */
+int tr_store_kick(tr_store* st, const char* id, int64_t at, json_t** tokens);
+/* The account's last kick time (0: never kicked); TR_NOTFOUND when there is no account. */
+int tr_store_account_kicked(tr_store* st, const char* id, int64_t* at);
 int tr_store_profile_load(tr_store* st, const char* id, tr_profile* out);
 int tr_store_profile_save(tr_store* st, const tr_profile* p);
 int tr_store_status_load(tr_store* st, const char* id, tr_status* out);
@@ -346,6 +368,8 @@ int tr_store_session_count(tr_store* st, const char* id, int* n);
  * otherwise; no snapshot when the account no longer exists.
  */
 int tr_store_event_add(tr_store* st, int type, const char* id, const char* origin);
+/* Append a change event with the given data (a JSON object's text, or NULL). */
+int tr_store_event_add_data(tr_store* st, int type, const char* id, const char* origin, const char* data);
 /*
  * Visit the events after *seq, advancing it (data: the snapshot or NULL).  The
  * statement stays open while fn runs: fn must copy, not use the store.  *gap

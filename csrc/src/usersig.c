@@ -314,6 +314,12 @@ static const char* tr_us_get_str(const json_t* v) {
 
 int tr_usersig_verify(const char* sig, uint64_t sdk_app_id, const char* user_id, const char* key,
                       uint64_t now, char* desc, size_t desc_len) {
+    return tr_usersig_verify_issued(sig, sdk_app_id, user_id, key, now, NULL, desc, desc_len);
+}
+
+int tr_usersig_verify_issued(const char* sig, uint64_t sdk_app_id, const char* user_id, const char* key,
+                             uint64_t now, uint64_t* issued, char* desc, size_t desc_len) {
+    if (issued) *issued = 0;
     tr_us_desc(desc, desc_len, "%s", "");
     if (!sig || !user_id || !key) {
         tr_us_desc(desc, desc_len, "usersig: %s is NULL", !sig ? "sig" : !user_id ? "user id" : "key");
@@ -463,6 +469,7 @@ int tr_usersig_verify(const char* sig, uint64_t sdk_app_id, const char* user_id,
         goto out;
     }
 
+    if (issued) *issued = t;
     code = 0;
 out:
     json_decref(root);

@@ -35,6 +35,9 @@
  */
 int tr_usersig_verify(const char* sig, uint64_t sdk_app_id, const char* user_id, const char* key,
                       uint64_t now, char* desc, size_t desc_len);
+/* The same, also giving the TLS.time of a valid sig in *issued (0 otherwise; issued may be NULL). */
+int tr_usersig_verify_issued(const char* sig, uint64_t sdk_app_id, const char* user_id, const char* key,
+                             uint64_t now, uint64_t* issued, char* desc, size_t desc_len);
 
 /*
  * Make a UserSig.  userbuf may be NULL (no TLS.userbuf).  Returns a malloc'd

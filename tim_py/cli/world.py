@@ -14,7 +14,6 @@ from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequ
 from .. import TIM
 from .._core import UINT64_MAX
 from .._ffi import lib
-from ..admin import FIELD_TAGS
 from ..errors import TIMError
 from ..types import Profile, UserStatus
 from . import EXIT_NOT_FOUND, EXIT_OK, EXIT_USAGE, CLIError, T
@@ -28,10 +27,12 @@ DEFAULT_APP_ID = 1400000001
 DEFAULT_READER = "tim-py-cli"
 #: the account ``watch`` logs in as
 DEFAULT_WATCHER = "tim-py-watch"
+#: the app admin ``serve`` accepts when none is named (the vendor's default admin account)
+DEFAULT_ADMIN = "administrator"
 _T = TypeVar("_T")
 
 
-def _given(args: argparse.Namespace, attr: str, option: str, env: str) -> Tuple[Optional[str], str]:
+def given(args: argparse.Namespace, attr: str, option: str, env: str) -> Tuple[Optional[str], str]:
     """The value of ``option``, else of the environment variable ``env`` (unset or empty: None),
     and the one it came from."""
     v = getattr(args, attr, None)
@@ -41,7 +42,7 @@ def _given(args: argparse.Namespace, attr: str, option: str, env: str) -> Tuple[
 
 
 def data_dir(args: argparse.Namespace) -> str:
-    d, source = _given(args, "data_dir", "--data-dir", ENV_DATA_DIR)
+    d, source = given(args, "data_dir", "--data-dir", ENV_DATA_DIR)
     if d is None:
         raise CLIError(
             f"no data directory: give --data-dir DIR or set {ENV_DATA_DIR}=DIR "
@@ -69,7 +70,7 @@ def positive_int(text: str, source: str, what: str, hi: int = UINT64_MAX) -> int
 
 
 def app_id(args: argparse.Namespace) -> int:
-    v, source = _given(args, "app_id", "--app-id", ENV_APP_ID)
+    v, source = given(args, "app_id", "--app-id", ENV_APP_ID)
     if v is None:
         return DEFAULT_APP_ID
     return positive_int(v, source, f"an SDKAppID (such as {DEFAULT_APP_ID})")
@@ -179,13 +180,8 @@ def id_looks_valid(user_id: str) -> bool:
 
 
 def existing(tim: TIM, ids: Sequence[str]) -> Set[str]:
-    """Which of ``ids`` are existing accounts (portrait_get answers per account)."""
+    """Which of ``ids`` are existing accounts (account_check, 100 IDs a request)."""
     ids = [i for i in unique(ids) if id_looks_valid(i)]
-    out: Set[str] = set()
-    for part in chunks(ids, 1000):
-        ans = tim.admin.request("v4/profile/portrait_get",
-                                {"To_Account": list(part), "TagList": [FIELD_TAGS["nick"]]}).result(T)
-        for item in ans.get("UserProfileItem", []):
-            if item.get("ResultCode", 0) == 0:
-                out.add(item.get("To_Account"))
-    return out
+    if not ids:
+        return set()
+    return {i for i, imported in tim.admin.check_accounts(ids).result(T).items() if imported}
