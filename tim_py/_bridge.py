@@ -39,6 +39,7 @@ KIND_CALL = lib.TP_KIND_CALL
 KIND_SELF_INFO = lib.TP_KIND_SELF_INFO
 KIND_USER_STATUS = lib.TP_KIND_USER_STATUS
 KIND_USER_INFO = lib.TP_KIND_USER_INFO
+KIND_KICKED_OFFLINE = lib.TP_KIND_KICKED_OFFLINE
 
 #: token -> (future, decoder or None).  Tokens only increase, so a late
 #: completion can never be taken for another call's.
@@ -55,21 +56,30 @@ def STEP(data: Any) -> Any:  # pragma: no cover - never called: drain() tests fo
     """The decoder of a call whose success leaves its future to the call queued behind it."""
     raise AssertionError("STEP is a marker")
 
+
+def RAW(data: Any) -> Any:  # pragma: no cover - never called: drain() tests for it by identity
+    """The decoder of a call whose future resolves to the answer's JSON text, undecoded (bytes);
+    on a non-zero code the TIMError keeps that text in ``raw`` too (``Admin.request_raw``)."""
+    raise AssertionError("RAW is a marker")
+
 _loads = orjson.loads
 _unpack = ffi.unpack
 _pop = registry.pop
 
 
-def _error(item: Any) -> BaseException:
+def _error(item: Any, keep_raw: bool = False) -> BaseException:
     desc = _unpack(item.desc, item.desc_len).decode("utf-8", "replace") if item.desc_len else ""
-    data = None
+    data = raw = None
     if item.json_len:
         raw = _unpack(item.json, item.json_len)
         try:
             data = _loads(raw)
         except orjson.JSONDecodeError:
             data = raw.decode("utf-8", "replace")
-    return error_for(item.code, desc, data)
+    err = error_for(item.code, desc, data)
+    if keep_raw:
+        err.raw = raw
+    return err
 
 
 def drain(on_event: Optional[Callable[[int, bytes], None]]) -> int:
@@ -87,11 +97,16 @@ def drain(on_event: Optional[Callable[[int, bytes], None]]) -> int:
                     fut, decode = entry
                     if item.code != 0:
                         try:
-                            fut.set_exception(_error(item))
+                            fut.set_exception(_error(item, decode is RAW))
                         except _GONE:
                             pass
                     elif decode is STEP:
                         pass  # the call queued behind this one resolves fut (_Core._then)
+                    elif decode is RAW:
+                        try:
+                            fut.set_result(_unpack(item.json, item.json_len) if item.json_len else b"")
+                        except _GONE:
+                            pass
                     else:
                         try:
                             if decode is None:

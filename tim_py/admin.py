@@ -6,10 +6,20 @@ answer (``{"ActionStatus", "ErrorCode", "ErrorInfo", ...}``); a non-zero
 The friendlier methods beside it build the bodies and shape the answers.
 Like every other method they return a future (``TIM``) or an awaitable
 (``AsyncTIM``).  They need an initialized client, not a login.
+
+The vendor limits how many accounts one request may carry (100 for
+multiaccount_import, account_delete, account_check and portrait_get, 500 for
+query_online_status); ``request`` sends what it is given, and the library
+answers a body beyond the limit with the vendor's code.  The friendly methods
+take any number: more than a request's limit go as several requests, queued
+together in order, whose answers are merged into one result.  Each request is
+judged on its own: when one fails (the first failure in order raises), the
+others have still been made.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+import threading
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ._core import (
     PROFILE_FIELD_NAMES,
@@ -22,8 +32,9 @@ from ._core import (
     dumps,
     type_name,
 )
+from ._bridge import GONE, RAW
 from ._ffi import lib
-from .errors import UnsupportedError
+from .errors import REST_ERR_NO_ACCOUNT, InvalidParameterError, TIMError, UnsupportedError
 from .fields import CUSTOM_KEY, CUSTOM_VALUE, FIELDS
 from .types import CUSTOM_PREFIX, UserStatusType
 
@@ -56,6 +67,35 @@ def _online(data: Any) -> Dict[str, str]:
     return {r.get("To_Account", ""): r.get("Status", "") for r in (data or {}).get("QueryResult", [])}
 
 
+def _online_detail(data: Any) -> Dict[str, Dict[str, Any]]:
+    return {r.get("To_Account", ""): r for r in (data or {}).get("QueryResult", [])}
+
+
+def _checked(data: Any) -> Dict[str, bool]:
+    return {r.get("UserID", ""): r.get("AccountStatus") == "Imported" for r in (data or {}).get("ResultItem", [])}
+
+
+#: Accounts per request: the vendor's limits (the library refuses more).
+MAX_ACCOUNTS = 100       # multiaccount_import, account_delete, account_check, portrait_get
+MAX_QUERY_ACCOUNTS = 500  # query_online_status
+
+
+def _parts(ids: List[str], size: int) -> List[List[str]]:
+    """``ids`` in lists of at most ``size`` (one empty list for none: the library judges it)."""
+    return [ids[i:i + size] for i in range(0, len(ids), size)] or [ids]
+
+
+def _merge_lists(parts: List[Any]) -> List[Any]:
+    return [x for p in parts for x in p]
+
+
+def _merge_dicts(parts: List[Any]) -> Dict[Any, Any]:
+    out: Dict[Any, Any] = {}
+    for p in parts:
+        out.update(p)
+    return out
+
+
 class Admin:
     """``client.admin``: timref's admin surface (``TIMRefAdminRequest``)."""
 
@@ -72,12 +112,88 @@ class Admin:
                                   (check_c_str("api", api), dumps("body", body)),
                                   decode, "TIMRefAdminRequest")
 
+    def _batches(self, api: str, bodies: List[Dict[str, Any]], decode: Callable[[Any], Any],
+                 merge: Callable[[List[Any]], Any],
+                 tolerate: Optional[Callable[[TIMError], bool]] = None) -> Any:
+        """Send every body now (the library runs them in order) and resolve one future to
+        ``merge([decode(answer) ...])``.  The first failure in order raises instead, unless
+        ``tolerate(error)`` says its answer is to be decoded as a success."""
+        if len(bodies) == 1 and tolerate is None:
+            return self._send(api, bodies[0], lambda data: merge([decode(data)]))
+        parts = [self._send(api, b, _answer) for b in bodies]
+        outer = self._client._new_future()
+        lock = threading.Lock()
+        left = [len(parts)]
+
+        def finish() -> None:
+            try:
+                values = []
+                for p in parts:
+                    if p.cancelled():
+                        outer.cancel()
+                        return
+                    e = p.exception()
+                    if e is None:
+                        values.append(decode(p.result()))
+                    elif tolerate is not None and isinstance(e, TIMError) and tolerate(e):
+                        values.append(decode(e.answer))
+                    else:
+                        outer.set_exception(e)
+                        return
+                outer.set_result(merge(values))
+            except GONE:  # the caller cancelled the outer future, or its loop closed
+                pass
+            except Exception as e:  # an answer we cannot read: say so
+                try:
+                    outer.set_exception(e)
+                except GONE:
+                    pass
+
+        def done(_: Any) -> None:
+            with lock:
+                left[0] -= 1
+                last = left[0] == 0
+            if last:
+                finish()
+
+        for p in parts:
+            p.add_done_callback(done)
+        return outer
+
     def request(self, api: str, body: Dict[str, Any]) -> Any:
         """Send ``body`` to ``api`` (e.g. "v4/profile/portrait_get"); resolves to the decoded answer."""
         check_str("api", api)
         if not isinstance(body, dict):
             raise TypeError(f"body must be a dict, got {type_name(body)}")
         return self._send(api, body, _answer)
+
+    def request_raw(self, api: str, body: bytes) -> Any:
+        """Send ``body``, JSON text as bytes, to ``api`` as it is; resolves to the answer's JSON
+        text as the library wrote it (bytes), undecoded.
+
+        Python neither parses nor re-encodes either side: the library's one set of JSON
+        rules judges the body (nesting, duplicated keys, UTF-8, ``\\u0000``; a NUL byte, which a
+        C string cannot carry, is refused here the same way).  A body the library refuses
+        outright raises ``InvalidParameterError`` at the call (``TIM_ERR_PARAM`` -4 for an
+        empty one, ``TIM_ERR_JSON`` -3 otherwise, with the library's reason); a non-zero
+        ``ErrorCode`` raises ``TIMError`` with the decoded answer in ``json`` and its text in
+        ``raw``.  ``tim-py serve`` sends HTTP bodies through this.
+        """
+        api_c = check_c_str("api", api)
+        if not isinstance(body, (bytes, bytearray, memoryview)):
+            raise TypeError(f"body must be bytes (JSON text), got {type_name(body)}")
+        data = bytes(body)
+        nul = data.find(b"\0")
+        if nul >= 0:
+            raise InvalidParameterError(
+                lib.TIM_ERR_JSON, f"TIMRefAdminRequest returned {lib.TIM_ERR_JSON}: not valid JSON: "
+                                  f"a NUL byte at offset {nul}")
+        if not lib.tp_has_admin():
+            raise UnsupportedError(
+                "the admin surface (TIMRefAdminRequest) is timref-only; the loaded library "
+                f"{self._client.library!r} does not have it"
+            )
+        return self._client._call(lib.tp_TIMRefAdminRequest, (api_c, data), RAW, "TIMRefAdminRequest")
 
     # ---- accounts -------------------------------------------------------------
 
@@ -91,16 +207,52 @@ class Admin:
         return self._send("v4/im_open_login_svc/account_import", body, _none)
 
     def import_accounts(self, user_ids: Sequence[str]) -> Any:
-        """Create several accounts; resolves to the list of IDs that could not be imported."""
+        """Create several accounts; resolves to the list of IDs that could not be imported.
+
+        Any number: more than 100 (the vendor's limit per multiaccount_import) are sent as
+        requests of 100 each.
+        """
         ids = check_id_list("user_ids", user_ids)
-        return self._send("v4/im_open_login_svc/multiaccount_import", {"Accounts": ids}, _fail_accounts)
+        return self._batches("v4/im_open_login_svc/multiaccount_import",
+                             [{"Accounts": p} for p in _parts(ids, MAX_ACCOUNTS)], _fail_accounts, _merge_lists)
 
     def delete_accounts(self, user_ids: Sequence[str]) -> Any:
         """Delete accounts; resolves to {user_id: ResultCode} (0 deleted, 70107 no such account:
-        errors.REST_ERR_NO_ACCOUNT)."""
+        errors.REST_ERR_NO_ACCOUNT).
+
+        Any number: more than 100 (the vendor's limit per account_delete) are sent as requests
+        of 100 each; a request with an ID that is not an identifier is refused whole (70402).
+        """
         ids = check_id_list("user_ids", user_ids)
-        return self._send("v4/im_open_login_svc/account_delete",
-                          {"DeleteItem": [{"UserID": i} for i in ids]}, _delete_results)
+        return self._batches("v4/im_open_login_svc/account_delete",
+                             [{"DeleteItem": [{"UserID": i} for i in p]} for p in _parts(ids, MAX_ACCOUNTS)],
+                             _delete_results, _merge_dicts)
+
+    def check_accounts(self, user_ids: Sequence[str]) -> Any:
+        """Which accounts exist (account_check): resolves to {user_id: True if imported}.
+
+        Any number: more than 100 are sent as requests of 100 each.
+        """
+        ids = check_id_list("user_ids", user_ids)
+        return self._batches("v4/im_open_login_svc/account_check",
+                             [{"CheckItem": [{"UserID": i} for i in p]} for p in _parts(ids, MAX_ACCOUNTS)],
+                             _checked, _merge_dicts)
+
+    def kick(self, user_id: str) -> Any:
+        """End every session of ``user_id``, in every process, and invalidate the UserSigs
+        issued before now (the vendor's kick).  Each kicked session gets EVENT.KICKED_OUT and
+        is logged out; raises AdminError 70107 when the account does not exist."""
+        check_str("user_id", user_id)
+        return self._send("v4/im_open_login_svc/kick", {"UserID": user_id}, _none)
+
+    def check_usersig(self, user_id: str, user_sig: str) -> Any:
+        """Whether ``TIMLogin(user_id, user_sig)`` would accept the UserSig (timref's
+        ``ref/check_usersig``): resolves to None, or raises UserSigError (70001 expired or
+        issued before a kick, 70002 empty, 70003 malformed, 70013 / 70014 made for another
+        user or app)."""
+        check_str("user_id", user_id)
+        check_str("user_sig", user_sig)
+        return self._send("ref/check_usersig", {"UserID": user_id, "UserSig": user_sig}, _none)
 
     # ---- profiles ---------------------------------------------------------------
 
@@ -136,7 +288,9 @@ class Admin:
                 out[user.get("To_Account", "")] = values
             return out
 
-        return self._send("v4/profile/portrait_get", {"To_Account": ids, "TagList": rest}, decode)
+        return self._batches("v4/profile/portrait_get",
+                             [{"To_Account": p, "TagList": rest} for p in _parts(ids, MAX_ACCOUNTS)],
+                             decode, _merge_dicts)
 
     def set_portrait(self, user_id: str, tags: Optional[Dict[str, Any]] = None, **fields: Any) -> Any:
         """Set profile fields of ``user_id`` as its server would, all or nothing.
@@ -175,10 +329,32 @@ class Admin:
 
     # ---- presence --------------------------------------------------------------------
 
-    def query_online_status(self, user_ids: Sequence[str]) -> Any:
-        """Resolves to {user_id: "Online" | "Offline"} for the existing accounts."""
+    def query_online_status(self, user_ids: Sequence[str], detail: bool = False,
+                            custom_status: bool = False) -> Any:
+        """Resolves to {user_id: "Online" | "Offline"} for the existing accounts.
+
+        With ``detail`` or ``custom_status`` it resolves to {user_id: the answer's QueryResult
+        entry} instead, each entry ``{"To_Account", "Status", "Detail"?, "CustomStatus"?}``:
+        ``detail`` adds ``"Detail": [{"Platform": device name, "Status": "Online"}]`` for each
+        live session (left out for a user without one), ``custom_status`` the user's
+        ``"CustomStatus"``.  Any number of IDs: more than 500 (the vendor's limit) are sent as
+        requests of 500 each.
+        """
         ids = check_id_list("user_ids", user_ids)
-        return self._send("v4/openim/query_online_status", {"To_Account": ids}, _online)
+        if not isinstance(detail, bool):
+            raise TypeError(f"detail must be a bool, got {type_name(detail)}")
+        if not isinstance(custom_status, bool):
+            raise TypeError(f"custom_status must be a bool, got {type_name(custom_status)}")
+        extra: Dict[str, Any] = {}
+        if detail:
+            extra["IsNeedDetail"] = 1
+        if custom_status:
+            extra["IsReturnCustomStatus"] = 1
+        # A request none of whose accounts exists fails (70107) with its ErrorList: no result.
+        return self._batches("v4/openim/query_online_status",
+                             [{"To_Account": p, **extra} for p in _parts(ids, MAX_QUERY_ACCOUNTS)],
+                             _online_detail if extra else _online, _merge_dicts,
+                             tolerate=lambda e: e.code == REST_ERR_NO_ACCOUNT and isinstance(e.answer, dict))
 
     def set_user_status(self, user_id: str, status_type: Any, custom_status: Optional[str] = None) -> Any:
         """Make ``user_id`` Online (1), Offline (2) or UnLogined (3), as if a client of theirs did it."""

@@ -10,7 +10,7 @@ interrupted call an ``InterruptedError``-like ``CallInterrupted``, and the
 "one client per process" rule a ``RuntimeError``.
 
 The codes are the C headers' (``lib.ERR_*`` of TIMErrorCode.h, ``lib.TIM_ERR_*`` of
-the ``TIMResult`` enum), as the compiled module exposes them; the two REST codes of
+the ``TIMResult`` enum), as the compiled module exposes them; the REST codes of
 the admin surface that no header defines are named here (``REST_ERR_*``).
 """
 from __future__ import annotations
@@ -39,12 +39,15 @@ __all__ = [
     "error_for_return",
     "REST_ERR_NO_ACCOUNT",
     "REST_ERR_PARAM",
+    "REST_ERR_TOO_MANY_ACCOUNTS",
 ]
 
 #: The admin surface's REST code for an account that does not exist (timref's admin.c, alike).
 REST_ERR_NO_ACCOUNT = 70107
 #: The admin surface's REST code for a malformed request body.
 REST_ERR_PARAM = 70402
+#: query_online_status's REST code for more than 500 accounts in To_Account.
+REST_ERR_TOO_MANY_ACCOUNTS = 90011
 
 
 class TIMError(Exception):
@@ -53,8 +56,12 @@ class TIMError(Exception):
     ``code`` is the vendor's error code (a callback code such as 6014, or a
     negative ``TIMResult`` returned by the call itself); ``desc`` its text.
     ``json`` holds the decoded ``json_params`` that came with the error, when
-    there were any (the admin surface's whole answer, for instance).
+    there were any (the admin surface's whole answer, for instance); ``raw``
+    holds them undecoded, as the library wrote them, for ``admin.request_raw``.
     """
+
+    #: the answer's JSON text as the library wrote it (``admin.request_raw`` only), else None
+    raw: Optional[bytes] = None
 
     def __init__(self, code: int, desc: str = "", json: Any = None) -> None:
         super().__init__(code, desc)
@@ -163,6 +170,7 @@ _BY_CODE: Dict[int, Type[TIMError]] = {
     lib.ERR_SDK_FRIENDSHIP_INVALID_PROFILE_KEY: ProfileError,
     lib.ERR_SDK_NET_PKG_SIZE_LIMIT: SizeLimitError,
     lib.ERR_IO_OPERATION_FAILED: StoreError,
+    REST_ERR_TOO_MANY_ACCOUNTS: AdminError,
 }
 #: Blocks of codes, (first, last, class): the profile server's codes, the UserSig codes, and
 #: the rest of the account / REST block (to 70999) for the admin surface.

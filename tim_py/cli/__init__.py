@@ -8,6 +8,7 @@ SQLite store ``timref-<sdk_app_id>.db``).  Commands:
 ``tim-py status show|set``            user status
 ``tim-py watch ID...``                subscribe and print changes live
 ``tim-py gen-usersig``                print a UserSig
+``tim-py serve``                      the vendor's REST API over HTTP (docs/rest.md; aiohttp)
 ``tim-py demo``                       a short tour, two processes included
 
 Exit codes: 0 ok, 1 the operation failed (a TIMError: code and desc are

@@ -28,7 +28,11 @@ from .render import (
 )
 from .values import field_value, parse_custom
 from .world import (
+    DEFAULT_ADMIN,
+    ENV_DATA_DIR,
+    app_id,
     check_dir,
+    given,
     existing,
     id_looks_valid,
     is_load_error,
@@ -237,6 +241,38 @@ def cmd_gen_usersig(args: argparse.Namespace) -> int:
     else:
         out(sig)
     return EXIT_OK
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """``tim-py serve``: the REST API over HTTP until SIGINT or SIGTERM (docs/rest.md)."""
+    import importlib.util
+
+    if importlib.util.find_spec("aiohttp") is None:
+        raise CLIError("tim-py serve needs aiohttp, which is not installed: pip install 'tim_py[server]'",
+                       EXIT_USAGE)
+    d, source = given(args, "data_dir", "--data-dir", ENV_DATA_DIR)
+    where = check_dir(d, source) if d is not None else None
+    app = app_id(args)
+    admins = unique(args.admins or [DEFAULT_ADMIN])
+    for name in admins:
+        if not id_looks_valid(name):
+            raise CLIError(f"--admin must be 1 to 32 printable ASCII characters (an identifier), got "
+                           f"{shown(name)}", EXIT_USAGE)
+    if args.secret_key is not None and not args.secret_key:
+        raise CLIError("--secret-key must not be empty (leave it out to accept any non-empty usersig)",
+                       EXIT_USAGE)
+    from ..server.serve import ListenError, run
+
+    try:
+        return run(args.host, args.port, where, app, args.secret_key, admins)
+    except ListenError as e:
+        raise CLIError(str(e)) from None
+    except TIMError as e:
+        raise CLIError(f"cannot open the world{f' in {where}' if where else ''}: [{e.code}] {e.desc}") from None
+    except OSError as e:
+        if is_load_error(e):
+            raise library_error(e) from None
+        raise
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

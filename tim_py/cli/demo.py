@@ -3,16 +3,23 @@
 Steps 1-6 run in this process; step 7 starts a second Python process on the
 same data directory, logged in as bob, and prints what this process (alice)
 is told about it: bob coming online, his custom status, his new profile, and,
-when his process ends without logging out, bob turning Offline.
+when his process ends without logging out, bob turning Offline.  Step 8 starts
+``tim-py serve`` on the same directory (when aiohttp is installed), makes one
+``portrait_set`` call over HTTP as an app's server would, and prints the
+profile event this process gets from it.
 """
 from __future__ import annotations
 
+import importlib.util
+import json
 import os
 import subprocess
 import sys
 import tempfile
 import threading
-from typing import Any, Optional
+import urllib.parse
+import urllib.request
+from typing import Any, List, Optional
 
 from .. import EVENT, TYPES, TIM, UserStatusType, gen_user_sig
 from ..types import CUSTOM_PREFIX, Event
@@ -113,7 +120,9 @@ def demo(data_dir: Optional[str] = None) -> int:
             for s in tim.get_user_status(["alice", "bob", "carol"]).result():
                 _say(f"   status {s.user_id}: {s.status_type.name}")
 
-            _say("8. Log out.")
+            ok = _rest_api(tim, where) and ok
+
+            _say("9. Log out.")
             tim.logout().result()
             _say(f"   login user: {tim.login_user_id!r}")
     _say("Done." if ok else "Done, but bob's process did not behave as expected (see above).")
@@ -159,3 +168,68 @@ def _two_processes(tim: TIM, where: str) -> bool:
     if not got_offline:
         _say(f"   (bob was not turned Offline within {WAIT:g} s)")
     return got_profile and got_offline
+
+
+REST_NICK = "Bob (set over HTTP)"
+
+
+def _rest_api(tim: TIM, where: str) -> bool:
+    """Step 8: ``tim-py serve`` on this data directory, one portrait_set call over HTTP, and
+    the profile event this process (subscribed to bob's profile) gets from it."""
+    _say("8. The vendor's REST API over HTTP: 'tim-py serve' on the same data directory, and one")
+    _say("   portrait_set call as an app's server would make it; this process is told.")
+    if importlib.util.find_spec("aiohttp") is None:
+        _say("   (skipped: 'tim-py serve' needs aiohttp; pip install 'tim_py[server]' to see this step)")
+        return True
+    seen = threading.Event()
+    told: List[Event] = []  # printed after the answer: the event may come before the answer is read
+
+    def watch_profile(event: Event) -> None:
+        told.append(event)
+        if any(p.user_id == "bob" and p.nick == REST_NICK for p in event.data):
+            seen.set()
+
+    tim.on(EVENT.PROFILE_UPDATED, watch_profile)
+    cmd = [sys.executable, "-m", "tim_py", "serve", "--data-dir", where, "--port", "0",
+           "--app-id", str(DEMO_APP_ID), "--secret-key", DEMO_KEY]
+    server = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                              text=True)
+    try:
+        first: List[str] = []
+        reader = threading.Thread(target=lambda: first.append(server.stdout.readline() if server.stdout else ""),
+                                  daemon=True)
+        reader.start()
+        reader.join(30)
+        url = first[0].strip() if first else ""
+        if not url.startswith("http://"):
+            _say("   the server did not start (run 'tim-py serve --port 0' to see why)")
+            return False
+        _say(f"   tim-py serve --data-dir {where} --port 0 --secret-key ...   prints {url}")
+        query = urllib.parse.urlencode({
+            "sdkappid": DEMO_APP_ID, "identifier": "administrator", "random": 7, "contenttype": "json",
+            "usersig": gen_user_sig(DEMO_APP_ID, DEMO_KEY, "administrator", 600)})
+        body = {"From_Account": "bob", "ProfileItem": [{"Tag": "Tag_Profile_IM_Nick", "Value": REST_NICK},
+                                                       {"Tag": "Tag_Profile_IM_Location", "Value": "Porto"}]}
+        _say(f"   POST /v4/profile/portrait_set?sdkappid={DEMO_APP_ID}&identifier=administrator&usersig=...")
+        _say(f"        {json.dumps(body)}")
+        request = urllib.request.Request(f"{url}/v4/profile/portrait_set?{query}", data=json.dumps(body).encode())
+        with urllib.request.urlopen(request, timeout=WAIT) as response:
+            _say(f"   answer: {response.read().decode()}")
+        got = seen.wait(WAIT)
+        for event in list(told):
+            _on_profile(event)
+        if not got:
+            _say(f"   (no profile event for bob within {WAIT:g} s)")
+        return got
+    except OSError as e:
+        _say(f"   the HTTP call failed: {e}")
+        return False
+    finally:
+        tim.off(EVENT.PROFILE_UPDATED, watch_profile)
+        server.terminate()  # SIGTERM: a clean stop
+        try:
+            code = server.wait(30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            code = server.wait()
+        _say(f"   the server stopped on SIGTERM (exit code {code})")

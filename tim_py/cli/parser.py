@@ -20,6 +20,7 @@ from .commands import (
     cmd_gen_usersig,
     cmd_profile_set,
     cmd_profile_show,
+    cmd_serve,
     cmd_status_set,
     cmd_status_show,
     cmd_user_create,
@@ -86,6 +87,20 @@ def _seconds_arg(text: str) -> float:
         raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {shown(text)} (leave "
                                          "it out to watch until Ctrl-C)")
     return v
+
+
+def _port_arg(text: str) -> int:
+    n = whole_number(text, 0, 65535)
+    if n is None:
+        raise argparse.ArgumentTypeError(f"must be a port number from 0 to 65535 (0: any free port), got "
+                                         f"{shown(text)}")
+    return n
+
+
+def _host_arg(text: str) -> str:
+    if not text or not is_utf8(text) or any(c.isspace() or not c.isprintable() for c in text):
+        raise argparse.ArgumentTypeError(f"must be a host name or an IP address, got {shown(text)}")
+    return text
 
 
 def version_text() -> str:
@@ -280,6 +295,28 @@ def build_parser() -> argparse.ArgumentParser:
                    help="validity in seconds (default 180 days)")
     g.add_argument("--userbuf", metavar="TEXT", type=_text_arg, help="optional TLS.userbuf text")
     g.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print JSON")
+    v = add(sub, "serve", "serve the vendor's REST API over HTTP for the world (docs/rest.md)", cmd_serve,
+            description="Serve the vendor's REST API (POST /v4/<service>/<command>?sdkappid=..&identifier=.."
+                        "&usersig=..\n&random=..&contenttype=json) for the world, so that an app's server "
+                        "code runs against it\nby changing its base URL. The base URL is printed on stdout "
+                        "once connections are accepted;\nSIGINT or SIGTERM stops the server cleanly (exit "
+                        "0). Needs aiohttp: pip install 'tim_py[server]'.",
+            epilog="example: tim-py serve --data-dir ./im-data --port 8080 --secret-key my-key\n"
+                   "see docs/rest.md")
+    v.add_argument("--host", type=_host_arg, default="127.0.0.1",
+                   help="the address to listen on (default 127.0.0.1)")
+    v.add_argument("--port", type=_port_arg, default=8080, help="the port (default 8080; 0: any free port)")
+    v.add_argument("--data-dir", metavar="DIR", default=argparse.SUPPRESS,
+                   help=f"the world's data directory (default: ${ENV_DATA_DIR}, else a world in memory "
+                        "that lives as long as the server)")
+    v.add_argument("--app-id", metavar="SDKAPPID", default=argparse.SUPPRESS,
+                   help=f"the only sdkappid served (default: ${ENV_APP_ID}, else {DEFAULT_APP_ID})")
+    v.add_argument("--secret-key", metavar="KEY", type=_text_arg,
+                   help="the app's secret key: every usersig must then be a valid UserSig of its "
+                        "identifier (without it any non-empty usersig passes)")
+    v.add_argument("--admin", metavar="NAME", action="append", type=_id_arg, dest="admins",
+                   help="an app admin, the only identifiers a request may name (repeatable; default "
+                        "administrator)")
     d = add(sub, "demo", "a short tour: profiles, status, and two processes talking", cmd_demo,
             description="A short tour of the API, ending with a second process (logged in as bob) "
                         "whose changes this one is told about.")

@@ -1,0 +1,5 @@
+"""``tim-py serve``: the vendor's REST API over HTTP for a local world (docs/rest.md).
+
+Needs aiohttp (``pip install 'tim_py[server]'``): ``app`` is the handler and its checks,
+``serve`` the server's life (``serve.run``).  Importing this package alone imports neither.
+"""
