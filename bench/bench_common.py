@@ -1,16 +1,55 @@
-"""Measurement scaffolding shared by the Python benchmark workers.
+"""Measurement scaffolding shared by the Python benchmarks.
 
 bench/py_bench.py (tim_py) and bench/peers/ctypes_tim.py (the independent
 ctypes peer) measure the same workload the same way: the account ids, the
 requests, and the pipelined loop (issue WINDOW calls, wait until all of them
 completed, repeat; the scheme bench/c/bench_get.c uses too).  Only this
 scaffolding is shared; each worker keeps its own binding and set-up.
+
+The drivers, bench/run.py and bench/rest.py, share how they find an
+interpreter for their workers (:func:`python_exe`) and how they describe the
+machine (:func:`machine`).
 """
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import importlib
+import os
+import platform
+import sys
 import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def python_exe(modules: tuple, missing: str) -> str:
+    """An interpreter that can import ``modules`` (this one, else the project's .venv); exits with
+    ``missing`` when neither can."""
+    try:
+        for name in modules:
+            importlib.import_module(name)
+        return sys.executable
+    except ImportError:
+        venv = os.path.join(ROOT, ".venv", "bin", "python")
+        if os.path.exists(venv):
+            return venv
+        raise SystemExit(missing)
+
+
+def machine() -> dict:
+    """The CPUs, Python, kernel and date of the run."""
+    model = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return {"nproc": os.cpu_count(), "cpu_model": model, "python": platform.python_version(),
+            "kernel": platform.release(), "date": time.strftime("%Y-%m-%d %H:%M:%S %z")}
 
 
 def ids_of(accounts: int) -> list:

@@ -31,7 +31,6 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import re
 import shutil
 import signal
@@ -40,7 +39,9 @@ import sys
 import tempfile
 import threading
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, Awaitable, Callable, Dict, List, Optional
+
+import bench_common
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -97,73 +98,88 @@ def summary(lat: List[float], seconds: float) -> Dict[str, float]:
 # Workers: one measurement per process; each prints one JSON line
 # ---------------------------------------------------------------------------
 
+class _Requests:
+    """Requests 0 .. warmup+n-1 of a workload, handed out in turn to concurrent clients; the clock
+    starts at request ``warmup``, and the latency of each later one is kept."""
+
+    def __init__(self, n: int, warmup: int) -> None:
+        self.n = n
+        self.warmup = warmup
+        self.next_i = 0
+        self.lat: List[float] = []
+        self.started = 0.0
+
+    async def client(self, prepare: Callable[[int], Any], send: Callable[[Any], Awaitable[Dict[str, Any]]]) -> None:
+        """One client: take the next request, ``prepare(i)`` it (not timed), time ``send`` of it until
+        its decoded answer, check for ErrorCode 0; until none is left."""
+        while True:
+            i = self.next_i
+            if i >= self.warmup + self.n:
+                return
+            self.next_i = i + 1
+            if i == self.warmup:
+                self.started = time.perf_counter()
+            request = prepare(i)
+            t0 = time.perf_counter()
+            answer = await send(request)
+            t1 = time.perf_counter()
+            if answer["ErrorCode"] != 0:
+                raise RuntimeError(f"request {i} failed: {answer}")
+            if i >= self.warmup:
+                self.lat.append(t1 - t0)
+
+    def summary(self) -> Dict[str, float]:
+        return summary(self.lat, time.perf_counter() - self.started)
+
+
 async def _http_worker(host: str, port: int, workload: str, n: int, clients: int, warmup: int) -> Dict[str, Any]:
     import orjson
 
     api = WORKLOADS[workload][0]
-    next_i = [0]
-    lat: List[float] = []
-    started = [0.0]
+    requests = _Requests(n, warmup)
+
+    def prepare(i: int) -> bytes:
+        body = body_of(workload, i)
+        return (f"POST /{api}?{QUERY % (APP_ID, i)} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body
 
     async def client() -> None:
         reader, writer = await asyncio.open_connection(host, port)
+
+        async def send(request: bytes) -> Dict[str, Any]:
+            writer.write(request)
+            header = await reader.readuntil(b"\r\n\r\n")
+            m = re.search(rb"(?i)\r\ncontent-length:\s*(\d+)", header)
+            if not header.startswith(b"HTTP/1.1 200") or m is None:
+                raise RuntimeError(f"unexpected answer: {header[:200]!r}")
+            answer: Dict[str, Any] = orjson.loads(await reader.readexactly(int(m.group(1))))
+            return answer
+
         try:
-            while True:
-                i = next_i[0]
-                if i >= warmup + n:
-                    return
-                next_i[0] = i + 1
-                if i == warmup:
-                    started[0] = time.perf_counter()
-                body = body_of(workload, i)
-                head = (f"POST /{api}?{QUERY % (APP_ID, i)} HTTP/1.1\r\nHost: {host}:{port}\r\n"
-                        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode()
-                t0 = time.perf_counter()
-                writer.write(head + body)
-                header = await reader.readuntil(b"\r\n\r\n")
-                m = re.search(rb"(?i)\r\ncontent-length:\s*(\d+)", header)
-                if not header.startswith(b"HTTP/1.1 200") or m is None:
-                    raise RuntimeError(f"unexpected answer: {header[:200]!r}")
-                answer = orjson.loads(await reader.readexactly(int(m.group(1))))
-                t1 = time.perf_counter()
-                if answer["ErrorCode"] != 0:
-                    raise RuntimeError(f"request {i} failed: {answer}")
-                if i >= warmup:
-                    lat.append(t1 - t0)
+            await requests.client(prepare, send)
         finally:
             writer.close()
 
     await asyncio.gather(*(client() for _ in range(clients)))
-    return summary(lat, time.perf_counter() - started[0])
+    return requests.summary()
 
 
 async def _admin_worker(data_dir: str, workload: str, n: int, clients: int, warmup: int) -> Dict[str, Any]:
     from tim_py.aio import AsyncTIM
 
     api = WORKLOADS[workload][0]
-    next_i = [0]
-    lat: List[float] = []
-    started = [0.0]
-    async with AsyncTIM(APP_ID, data_dir) as tim:
-        async def client() -> None:
-            while True:
-                i = next_i[0]
-                if i >= warmup + n:
-                    return
-                next_i[0] = i + 1
-                if i == warmup:
-                    started[0] = time.perf_counter()
-                body = json.loads(body_of(workload, i))  # request() takes a dict: it encodes it
-                t0 = time.perf_counter()
-                answer = await tim.admin.request(api, body)  # decoded; a non-zero ErrorCode raises
-                t1 = time.perf_counter()
-                if answer["ErrorCode"] != 0:
-                    raise RuntimeError(f"request {i} failed: {answer}")
-                if i >= warmup:
-                    lat.append(t1 - t0)
+    requests = _Requests(n, warmup)
 
-        await asyncio.gather(*(client() for _ in range(clients)))
-        return summary(lat, time.perf_counter() - started[0])
+    def prepare(i: int) -> Dict[str, Any]:
+        body: Dict[str, Any] = json.loads(body_of(workload, i))  # request() takes a dict: it encodes it
+        return body
+
+    async with AsyncTIM(APP_ID, data_dir) as tim:
+        async def send(body: Dict[str, Any]) -> Dict[str, Any]:
+            return await tim.admin.request(api, body)  # decoded; a non-zero ErrorCode raises
+
+        await asyncio.gather(*(requests.client(prepare, send) for _ in range(clients)))
+        return requests.summary()
 
 
 def worker(argv: List[str]) -> None:
@@ -185,16 +201,8 @@ def worker(argv: List[str]) -> None:
 
 def python_exe() -> str:
     """An interpreter that can import tim_py and aiohttp (the project's .venv when this one cannot)."""
-    try:
-        import aiohttp  # noqa: F401
-        import tim_py._tim  # noqa: F401
-
-        return sys.executable
-    except ImportError:
-        venv = os.path.join(ROOT, ".venv", "bin", "python")
-        if os.path.exists(venv):
-            return venv
-        raise SystemExit("bench-rest: tim_py (with aiohttp) is not importable; run `make venv` first")
+    return bench_common.python_exe(("aiohttp", "tim_py._tim"),
+                                   "bench-rest: tim_py (with aiohttp) is not importable; run `make venv` first")
 
 
 class Server:
@@ -265,20 +273,6 @@ def run_worker(py: str, args: List[Any], timeout: float = 900) -> Dict[str, Any]
     return json.loads([ln for ln in p.stdout.splitlines() if ln.startswith("{")][-1])
 
 
-def machine() -> Dict[str, Any]:
-    model = ""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return {"nproc": os.cpu_count(), "cpu_model": model, "python": platform.python_version(),
-            "kernel": platform.release(), "date": time.strftime("%Y-%m-%d %H:%M:%S %z")}
-
-
 def measure(args: argparse.Namespace) -> Dict[str, Any]:
     k = 1 if args.smoke else 0
     sizes = {name: v[k] for name, v in SIZES.items()}
@@ -319,7 +313,8 @@ def measure(args: argparse.Namespace) -> Dict[str, Any]:
                         "rps_rounds": [x["rps"] for x in rs]}
     ratios = {f"{w}_http_over_admin_rps": results[f"{w}_http"]["rps"] / results[f"{w}_admin"]["rps"]
               for w in WORKLOADS}
-    return {"sizes": sizes, "results": results, "ratios": ratios, "machine": machine(), "smoke": args.smoke}
+    return {"sizes": sizes, "results": results, "ratios": ratios, "machine": bench_common.machine(),
+            "smoke": args.smoke}
 
 
 def table(res: Dict[str, Any]) -> str:

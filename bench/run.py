@@ -33,6 +33,8 @@ import sys
 import tempfile
 import time
 
+import bench_common
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 NATIVE = os.path.join(ROOT, "build", "native")
@@ -86,15 +88,8 @@ def python_exe() -> str:
     """An interpreter that can import tim_py, compiled module included (the project's .venv when
     this one cannot).  tim_py is taken as installed, editable or not: the source tree is not put
     on the path, since a plain install leaves no compiled module in it."""
-    try:
-        import tim_py._tim  # noqa: F401
-
-        return sys.executable
-    except ImportError:
-        venv = os.path.join(ROOT, ".venv", "bin", "python")
-        if os.path.exists(venv):
-            return venv
-        raise SystemExit("bench: tim_py is not importable; run `make venv` (or pip install -e .) first")
+    return bench_common.python_exe(("tim_py._tim",),
+                                   "bench: tim_py is not importable; run `make venv` (or pip install -e .) first")
 
 
 # ---------------------------------------------------------------------------
@@ -369,23 +364,9 @@ def measure(args: argparse.Namespace) -> dict:
     res["mode"] = "smoke" if args.smoke else "quick" if args.quick else "full"
     res["tim_py_module"] = r.tim_py_module()
     res["sizes"] = S
-    res["machine"] = machine()
+    res["machine"] = bench_common.machine()
     res["tim_py_library"] = "compiled-in" if args.builtin else LIB
     return res
-
-
-def machine() -> dict:
-    model = ""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return {"nproc": os.cpu_count(), "cpu_model": model, "python": platform.python_version(),
-            "kernel": platform.release(), "date": time.strftime("%Y-%m-%d %H:%M:%S %z")}
 
 
 # ---------------------------------------------------------------------------

@@ -126,6 +126,28 @@ def children():
             pass
 
 
+def spawn(code: str, *args, stdin: bool = False) -> subprocess.Popen:
+    """``python -c code args...`` as a child with text pipes for stdout and stderr (and stdin when
+    ``stdin``); read its lines with :func:`read_line`."""
+    return subprocess.Popen([sys.executable, "-c", code, *map(str, args)], cwd=str(ROOT),
+                            stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def read_line(proc: subprocess.Popen, timeout: float = 10) -> str:
+    """The next line of a child's stdout, stripped; the child is killed and the test fails (with
+    its stderr) when none comes within ``timeout`` seconds."""
+    box: list = []
+    t = threading.Thread(target=lambda: box.append(proc.stdout.readline()), daemon=True)
+    t.start()
+    t.join(timeout)
+    if not box or not box[0]:
+        proc.kill()
+        _, err = proc.communicate(timeout=10)
+        pytest.fail(f"no line from the child within {timeout} s; stderr:\n{err}")
+    return box[0].strip()
+
+
 def run_python(code: str, *args: str, timeout: float = 60, env: dict = None) -> subprocess.CompletedProcess:
     e = dict(os.environ)
     if env:

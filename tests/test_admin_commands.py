@@ -10,7 +10,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 
 import pytest
@@ -27,7 +26,7 @@ from tim_py.errors import (
     UserSigError,
 )
 
-from .conftest import APP_ID, KEY, ROOT
+from .conftest import APP_ID, KEY, ROOT, read_line, spawn
 
 T = 10  # seconds for any one call or event
 
@@ -136,21 +135,8 @@ with tim_py.TIM(int(sys.argv[1]), sys.argv[2]) as t:
 """
 
 
-def spawn(code: str, *args) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", code, *map(str, args)], cwd=str(ROOT),
-                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def read_line(proc: subprocess.Popen, timeout: float = 20) -> str:
-    box: list = []
-    t = threading.Thread(target=lambda: box.append(proc.stdout.readline()), daemon=True)
-    t.start()
-    t.join(timeout)
-    if not box or not box[0]:
-        proc.kill()
-        _, err = proc.communicate(timeout=T)
-        pytest.fail(f"no line from the child within {timeout} s; stderr:\n{err}")
-    return box[0].strip()
+#: How long a kick child may take to print a line.
+LINE_TIMEOUT = 20
 
 
 def test_kick_reaches_another_process(tmp_path, children):
@@ -161,12 +147,12 @@ def test_kick_reaches_another_process(tmp_path, children):
         tim.subscribe_user_status(["far"]).result(T)
         child = spawn(KICKED_CHILD, APP_ID, tmp_path, "far")
         children.append(child)
-        assert read_line(child) == "ready"
+        assert read_line(child, LINE_TIMEOUT) == "ready"
         detail = tim.admin.query_online_status(["far"], detail=True).result(T)["far"]
         assert detail["Detail"] == [{"Platform": "ChildBox", "Status": "Online"}]
         tim.admin.kick("far").result(T)
-        assert read_line(child) == f"{TYPES.KICKED_OUT_REST_API} {int(LoginStatus.UNLOGINED)}"
-        assert read_line(child) == "not logged in"
+        assert read_line(child, LINE_TIMEOUT) == f"{TYPES.KICKED_OUT_REST_API} {int(LoginStatus.UNLOGINED)}"
+        assert read_line(child, LINE_TIMEOUT) == "not logged in"
         assert child.wait(T) == 0
         deadline = time.monotonic() + T
         while not any(s.status_type is UserStatusType.UNLOGINED for s in statuses):
@@ -182,7 +168,7 @@ def test_kicked_by_another_process(tmp_path, children):
         stream = tim.events(EVENT.KICKED_OUT, timeout=T)
         child = spawn(KICKING_CHILD, APP_ID, tmp_path, "here")
         children.append(child)
-        assert read_line(child) == "kicked"
+        assert read_line(child, LINE_TIMEOUT) == "kicked"
         assert child.wait(T) == 0
         event = next(stream)  # told without a call of its own (the store's notify file)
         assert event.data == {"type": TYPES.KICKED_OUT_REST_API}

@@ -9,8 +9,6 @@ from __future__ import annotations
 import json
 import signal
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
 
@@ -18,29 +16,9 @@ import pytest
 
 from tim_py import EVENT, TIM, Gender, UserStatusType
 
-from .conftest import APP_ID, ROOT
+from .conftest import APP_ID, read_line, spawn
 
 T = 10  # seconds for any one call or event
-
-
-def spawn(code: str, *args: str, stdin: bool = False) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", code, *map(str, args)], cwd=str(ROOT),
-                            stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def read_line(proc: subprocess.Popen, timeout: float = T) -> str:
-    """The next line of a child's stdout, or fail after ``timeout`` seconds."""
-    box: list = []
-    t = threading.Thread(target=lambda: box.append(proc.stdout.readline()), daemon=True)
-    t.start()
-    t.join(timeout)
-    if not box or not box[0]:
-        proc.kill()
-        _, err = proc.communicate(timeout=T)
-        pytest.fail(f"no line from the child within {timeout} s; stderr:\n{err}")
-    return box[0].strip()
-
 
 
 class Recorder:

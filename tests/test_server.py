@@ -1,7 +1,7 @@
 """`tim-py serve` (docs/rest.md), driven as an app server would drive the vendor's REST API.
 
 The server is a real child process (``python -m tim_py serve --port 0``) on a temporary world;
-the requests go over HTTP on loopback with a plain client (tests/rest_client.py, urllib); what
+the requests go over HTTP on loopback with a plain client (tests/rest_helper.py, urllib); what
 they change is checked as an SDK client sees it from another process: this one, a ``TIM`` on
 the same data directory.  Then each row of docs/rest.md's table of checks, one test per row, in
 the table's order, each also showing that the row comes before the rows below it; then a clean
@@ -27,12 +27,13 @@ from tim_py import EVENT, TIM, TYPES, Gender, UserStatusType, gen_user_sig  # no
 from tim_py.errors import InvalidParameterError, ProfileError, TIMError  # noqa: E402
 
 from .conftest import APP_ID, KEY  # noqa: E402
-from .rest_client import (  # noqa: E402
+from .rest_helper import (  # noqa: E402
+    ROOT,
     Answer,
     RestClient,
-    ServerProcess,
+    RestServer,
+    check_envelope,
     closed_by_peer,
-    envelope,
     read_answer,
     request_bytes,
     send,
@@ -59,36 +60,24 @@ def world(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def server(world: Path) -> Iterator[ServerProcess]:
+def server(world: Path) -> Iterator[RestServer]:
     """A server on ``world`` (no secret key); it must stop cleanly at the end."""
-    srv = ServerProcess(world)
-    try:
+    with RestServer(world) as srv:
         yield srv
-    finally:
-        code = srv.stop()
-        assert code == 0, f"exit {code}; stderr:\n{srv.stderr()}"
 
 
 @pytest.fixture(scope="module")
-def shared() -> Iterator[ServerProcess]:
-    """One server with an in-memory world, for the checks that change nothing."""
-    srv = ServerProcess(None)
-    try:
+def shared() -> Iterator[RestServer]:
+    """One server with an in-memory world, for the checks that change nothing; it must stop cleanly."""
+    with RestServer(None) as srv:
         yield srv
-    finally:
-        code = srv.stop()
-        assert code == 0, f"exit {code}; stderr:\n{srv.stderr()}"
 
 
 @pytest.fixture(scope="module")
-def keyed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    """A server that checks UserSigs with KEY."""
-    srv = ServerProcess(tmp_path_factory.mktemp("keyed") / "world", "--secret-key", KEY)
-    try:
+def keyed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RestServer]:
+    """A server that checks UserSigs with KEY; it must stop cleanly."""
+    with RestServer(tmp_path_factory.mktemp("keyed") / "world", "--secret-key", KEY) as srv:
         yield srv
-    finally:
-        code = srv.stop()
-        assert code == 0, f"exit {code}; stderr:\n{srv.stderr()}"
 
 
 class Recorder:
@@ -133,7 +122,7 @@ def profiles(world: Path, ids: List[str]) -> Dict[str, Any]:
 # ---- the commands, and what an SDK client sees of them ---------------------------------------
 
 
-def test_account_import(server: ServerProcess, world: Path) -> None:
+def test_account_import(server: RestServer, world: Path) -> None:
     c = server.client()
     assert c.call(ACCOUNT_IMPORT, {"UserID": "bob", "Nick": "Bob", "FaceUrl": "http://x/bob.png"}) == OK
     p = profiles(world, ["bob"])["bob"]
@@ -146,7 +135,7 @@ def test_account_import(server: ServerProcess, world: Path) -> None:
     assert d["ErrorCode"] == 70402 and "UserID" in d["ErrorInfo"], d
 
 
-def test_multiaccount_import_accounts(server: ServerProcess, world: Path) -> None:
+def test_multiaccount_import_accounts(server: RestServer, world: Path) -> None:
     c = server.client()
     d = c.ok(MULTIACCOUNT_IMPORT, {"Accounts": ["a1", "a2", "x" * 33]})
     assert d["FailAccounts"] == ["x" * 33]
@@ -156,7 +145,7 @@ def test_multiaccount_import_accounts(server: ServerProcess, world: Path) -> Non
     assert profiles(world, ["u0"]) == {}
 
 
-def test_multiaccount_import_account_list(server: ServerProcess, world: Path) -> None:
+def test_multiaccount_import_account_list(server: RestServer, world: Path) -> None:
     c = server.client()
     d = c.ok(MULTIACCOUNT_IMPORT, {"AccountList": [{"UserID": "n1", "Nick": "One"},
                                                    {"UserID": "n2", "FaceUrl": "http://x/2.png"},
@@ -169,7 +158,7 @@ def test_multiaccount_import_account_list(server: ServerProcess, world: Path) ->
     assert profiles(world, ["n1"])["n1"].nick == "Uno"
 
 
-def test_account_delete(server: ServerProcess, world: Path) -> None:
+def test_account_delete(server: RestServer, world: Path) -> None:
     c = server.client()
     c.ok(MULTIACCOUNT_IMPORT, {"Accounts": ["bob", "carol"]})
     d = c.ok(ACCOUNT_DELETE, {"DeleteItem": [{"UserID": "bob"}, {"UserID": "ghost"}]})
@@ -178,7 +167,7 @@ def test_account_delete(server: ServerProcess, world: Path) -> None:
     assert set(profiles(world, ["bob", "carol"])) == {"carol"}
 
 
-def test_account_check(server: ServerProcess, world: Path) -> None:
+def test_account_check(server: RestServer, world: Path) -> None:
     c = server.client()
     with TIM(APP_ID, world) as tim:  # an account made by an SDK login in another process
         tim.login("dave", "sig").result(T)
@@ -189,7 +178,7 @@ def test_account_check(server: ServerProcess, world: Path) -> None:
     ]
 
 
-def test_portrait_set_reaches_a_subscriber(server: ServerProcess, world: Path) -> None:
+def test_portrait_set_reaches_a_subscriber(server: RestServer, world: Path) -> None:
     c = server.client()
     c.ok(ACCOUNT_IMPORT, {"UserID": "bob"})
     with TIM(APP_ID, world) as tim:
@@ -213,7 +202,7 @@ def test_portrait_set_reaches_a_subscriber(server: ServerProcess, world: Path) -
         {"Tag": "Tag_Profile_IM_Nick", "Value": "G"}]})["ErrorCode"] == 40003
 
 
-def test_portrait_get(server: ServerProcess, world: Path) -> None:
+def test_portrait_get(server: RestServer, world: Path) -> None:
     c = server.client()
     with TIM(APP_ID, world) as tim:  # a profile written through the SDK, read over HTTP
         tim.login("bob", "sig").result(T)
@@ -231,7 +220,7 @@ def test_portrait_get(server: ServerProcess, world: Path) -> None:
     assert c.call(PORTRAIT_GET, {"To_Account": ["bob"], "TagList": ["Tag_Nope"]})["ErrorCode"] == 40009
 
 
-def test_kick_ends_a_session(server: ServerProcess, world: Path) -> None:
+def test_kick_ends_a_session(server: RestServer, world: Path) -> None:
     c = server.client()
     with TIM(APP_ID, world) as tim:
         tim.login("bob", "sig").result(T)
@@ -246,7 +235,7 @@ def test_kick_ends_a_session(server: ServerProcess, world: Path) -> None:
     assert c.call(KICK, {})["ErrorCode"] == 70402
 
 
-def test_query_online_status(server: ServerProcess, world: Path) -> None:
+def test_query_online_status(server: RestServer, world: Path) -> None:
     c = server.client()
     c.ok(ACCOUNT_IMPORT, {"UserID": "bob"})
     with TIM(APP_ID, world, device_name="iPhone") as tim:
@@ -270,7 +259,7 @@ def test_query_online_status(server: ServerProcess, world: Path) -> None:
     assert c.call(QUERY_ONLINE_STATUS, {"To_Account": ["bob"], "IsNeedDetail": 2})["ErrorCode"] == 70402
 
 
-def test_ref_set_user_status(server: ServerProcess, world: Path) -> None:
+def test_ref_set_user_status(server: RestServer, world: Path) -> None:
     c = server.client()
     c.ok(ACCOUNT_IMPORT, {"UserID": "bob"})
     with TIM(APP_ID, world) as tim:
@@ -289,11 +278,11 @@ def test_ref_set_user_status(server: ServerProcess, world: Path) -> None:
     assert c.call(SET_USER_STATUS, {"UserID": "ghost", "StatusType": 1})["ErrorCode"] == 70107
 
 
-def test_answer_is_the_librarys_text(shared: ServerProcess) -> None:
+def test_answer_is_the_librarys_text(shared: RestServer) -> None:
     """The answer's JSON text is sent as the library wrote it: the admin surface's answer to
     the same body, byte for byte (compact, its key order)."""
     a = shared.client().post(ACCOUNT_CHECK, {"CheckItem": [{"UserID": "nobody"}]})
-    envelope(a)
+    check_envelope(a)
     assert a.body == (b'{"ActionStatus":"OK","ErrorCode":0,"ErrorInfo":"","ResultItem":[{"UserID":"nobody",'
                       b'"ResultCode":0,"ResultInfo":"","AccountStatus":"NotImported"}]}')
 
@@ -319,7 +308,7 @@ def test_admin_request_raw(tim: TIM) -> None:
 # ---- the checks, one test per row of docs/rest.md's table, in its order --------------------
 
 
-def http(srv: ServerProcess, method: str, target: str, body: bytes = b"{}",
+def http(srv: RestServer, method: str, target: str, body: bytes = b"{}",
          headers: Dict[str, str] = None) -> Answer:
     """One request as raw bytes (any method, any target); the answer."""
     a = send(srv.port, request_bytes(method, target, body, headers, srv.port))
@@ -327,14 +316,14 @@ def http(srv: ServerProcess, method: str, target: str, body: bytes = b"{}",
     return a
 
 
-def target(srv: ServerProcess, command: str, **over: Any) -> str:
+def target(srv: RestServer, command: str, **over: Any) -> str:
     """The path and query string of ``command`` (the vendor's form, ``over`` applied)."""
     url = srv.client().url(command, **over)
     return url[len(srv.url):]
 
 
 def code_of(a: Answer) -> int:
-    code: int = envelope(a)["ErrorCode"]
+    code: int = check_envelope(a)["ErrorCode"]
     return code
 
 
@@ -342,7 +331,7 @@ def code_of(a: Answer) -> int:
 LATER_WRONG: Dict[str, Any] = {"sdkappid": None, "identifier": None, "usersig": None}
 
 
-def test_row_60002_method_path_query(shared: ServerProcess) -> None:
+def test_row_60002_method_path_query(shared: RestServer) -> None:
     good = target(shared, PORTRAIT_GET)
     for method in ("GET", "PUT", "DELETE", "PATCH", "OPTIONS"):
         assert code_of(http(shared, method, good)) == 60002, method
@@ -364,31 +353,31 @@ def test_row_60002_method_path_query(shared: ServerProcess) -> None:
                             b'{"CheckItem": [{"UserID": "x"}]}')) == 0, random
 
 
-def test_row_60012_sdkappid_missing(shared: ServerProcess) -> None:
+def test_row_60012_sdkappid_missing(shared: RestServer) -> None:
     a = http(shared, "POST", target(shared, PORTRAIT_GET, **LATER_WRONG), b"[")
     assert code_of(a) == 60012
 
 
-def test_row_60006_sdkappid_not_this_app(shared: ServerProcess) -> None:
+def test_row_60006_sdkappid_not_this_app(shared: RestServer) -> None:
     for sdkappid in ("1400000002", "", "abc", "-1400000001", "1400000001x"):
         a = http(shared, "POST", target(shared, "v4/no/such", sdkappid=sdkappid, identifier=None, usersig=None),
                  b"[")
         assert code_of(a) == 60006, sdkappid
 
 
-def test_row_60004_identifier_missing(shared: ServerProcess) -> None:
+def test_row_60004_identifier_missing(shared: RestServer) -> None:
     a = http(shared, "POST", target(shared, "v4/no/such", identifier=None, usersig=None), b"[")
     assert code_of(a) == 60004
 
 
-def test_row_60010_identifier_not_an_admin(shared: ServerProcess) -> None:
+def test_row_60010_identifier_not_an_admin(shared: RestServer) -> None:
     for identifier in ("bob", "", "Administrator", "administrator "):
         a = http(shared, "POST", target(shared, "v4/no/such", identifier=identifier, usersig=None), b"[")
         assert code_of(a) == 60010, identifier
 
 
 def test_row_60010_admins_named_with_admin_option(tmp_path: Path) -> None:
-    srv = ServerProcess(None, "--admin", "ops", "--admin", "backend")
+    srv = RestServer(None, "--admin", "ops", "--admin", "backend")
     try:
         c = RestClient(srv.url, identifier="ops")
         assert c.call(ACCOUNT_CHECK, {"CheckItem": [{"UserID": "x"}]})["ErrorCode"] == 0
@@ -399,7 +388,7 @@ def test_row_60010_admins_named_with_admin_option(tmp_path: Path) -> None:
         assert srv.stop() == 0
 
 
-def test_row_70002_usersig_missing_or_empty(shared: ServerProcess) -> None:
+def test_row_70002_usersig_missing_or_empty(shared: RestServer) -> None:
     for usersig in (None, ""):
         a = http(shared, "POST", target(shared, "v4/no/such", usersig=usersig), b"[")
         assert code_of(a) == 70002, usersig
@@ -408,7 +397,7 @@ def test_row_70002_usersig_missing_or_empty(shared: ServerProcess) -> None:
                         b'{"CheckItem": [{"UserID": "x"}]}')) == 0
 
 
-def test_row_70001_70014_usersig_not_valid(keyed: ServerProcess) -> None:
+def test_row_70001_70014_usersig_not_valid(keyed: RestServer) -> None:
     admin = "administrator"
     good = gen_user_sig(APP_ID, KEY, admin, 3600)
     check = (ACCOUNT_CHECK, {"CheckItem": [{"UserID": "x"}]})
@@ -437,11 +426,11 @@ def test_row_70001_70014_usersig_not_valid(keyed: ServerProcess) -> None:
     assert RestClient(keyed.url, usersig=fresh).call(*check)["ErrorCode"] == 0
 
 
-def test_row_60009_no_such_command(shared: ServerProcess) -> None:
+def test_row_60009_no_such_command(shared: RestServer) -> None:
     for command in ("v4/profile/portrait_nope", "v4/nope/portrait_get", "v4/openim/sendmsg", "ref/nope",
                     "ref/check_usersig", "v4/profile/Portrait_get"):
         a = http(shared, "POST", target(shared, command), b"not json")
-        d = envelope(a)
+        d = check_envelope(a)
         assert d["ErrorCode"] == 60009, (command, d)
     assert code_of(http(shared, "POST", target(shared, "v4/im_open_login_svc/kick%5F"), b"{}")) == 60009
 
@@ -451,13 +440,13 @@ def depth(n: int) -> bytes:
     return b'{"a":' * n + b"1" + b"}" * n
 
 
-def test_row_60003_body_not_a_json_object(shared: ServerProcess) -> None:
+def test_row_60003_body_not_a_json_object(shared: RestServer) -> None:
     bad = [b"", b"not json", b"[]", b'"bob"', b"1", b"null", b"{", b'{"UserID": "bob"} trailing',
            depth(65), b'{"UserID": "bob", "UserID": "carol"}', b'{"UserID": "b\xffb"}',
            b'{"UserID": "b\\u0000b"}', b'{"UserID": "bob"}\x00', b'\x00{"UserID": "bob"}',
            b'{"UserID": "\xed\xa0\x80"}']
     for body in bad:
-        d = envelope(http(shared, "POST", target(shared, ACCOUNT_IMPORT), body))
+        d = check_envelope(http(shared, "POST", target(shared, ACCOUNT_IMPORT), body))
         assert d["ErrorCode"] == 60003 and d["ErrorInfo"], (body[:40], d)
     # 64 deep is JSON the library takes: the command's own check answers
     assert code_of(http(shared, "POST", target(shared, ACCOUNT_IMPORT), depth(64))) == 70402
@@ -467,7 +456,7 @@ def test_row_60003_body_not_a_json_object(shared: ServerProcess) -> None:
     assert code_of(a) == 0
 
 
-def test_row_60002_body_over_1_mib(shared: ServerProcess) -> None:
+def test_row_60002_body_over_1_mib(shared: RestServer) -> None:
     over = b'{"UserID": "' + b"x" * (MIB + 1 - 14) + b'"}'
     assert len(over) == MIB + 1
     for headers in (None, {"Transfer-Encoding": "chunked"}):
@@ -497,7 +486,7 @@ def test_row_60002_body_over_1_mib(shared: ServerProcess) -> None:
     assert code_of(http(shared, "POST", target(shared, ACCOUNT_IMPORT), body)) == 70402
 
 
-def test_row_then_the_commands_own_checks(shared: ServerProcess) -> None:
+def test_row_then_the_commands_own_checks(shared: RestServer) -> None:
     c = shared.client()
     assert c.call(ACCOUNT_IMPORT, {"UserID": 5})["ErrorCode"] == 70402
     assert c.call(ACCOUNT_DELETE, {"DeleteItem": [{"UserID": f"u{i}"} for i in range(101)]})["ErrorCode"] == 70402
@@ -509,7 +498,7 @@ def test_row_then_the_commands_own_checks(shared: ServerProcess) -> None:
 # ---- the server's life ------------------------------------------------------------------------
 
 
-def test_openapi_json(shared: ServerProcess) -> None:
+def test_openapi_json(shared: RestServer) -> None:
     with urllib.request.urlopen(f"{shared.url}/openapi.json", timeout=T) as r:
         assert r.status == 200
         doc = json.loads(r.read())
@@ -520,7 +509,7 @@ def test_openapi_json(shared: ServerProcess) -> None:
     assert paths == set(COMMANDS), "the OpenAPI file and the server's list of commands differ"
 
 
-def test_sigterm_answers_the_request_in_flight(server: ServerProcess, world: Path) -> None:
+def test_sigterm_answers_the_request_in_flight(server: RestServer, world: Path) -> None:
     c = server.client()
     c.ok(ACCOUNT_IMPORT, {"UserID": "bob"})
     # Hold the store's write lock, so that the next write waits in the library (its busy
@@ -542,13 +531,13 @@ def test_sigterm_answers_the_request_in_flight(server: ServerProcess, world: Pat
         db.execute("ROLLBACK")
         db.close()
     t.join(T)
-    assert box and envelope(box[0]) == OK, box
+    assert box and check_envelope(box[0]) == OK, box
     assert server.proc.wait(T) == 0, server.stderr()
     assert profiles(world, ["late"])["late"].nick == "Late"
 
 
 def test_sigint_stops_cleanly(world: Path) -> None:
-    srv = ServerProcess(world)
+    srv = RestServer(world)
     srv.client().ok(ACCOUNT_IMPORT, {"UserID": "bob"})
     assert srv.stop(signal.SIGINT) == 0, srv.stderr()
     assert "bob" in profiles(world, ["bob"])
@@ -560,8 +549,6 @@ def test_sigint_stops_cleanly(world: Path) -> None:
 def run_cli(*args: str, code: str = "") -> Any:
     import subprocess
     import sys
-
-    from .rest_client import ROOT
 
     prog = code or "import sys; from tim_py.cli import main; sys.exit(main(sys.argv[1:]))"
     return subprocess.run([sys.executable, "-c", prog, *args], capture_output=True, text=True, timeout=60,
@@ -591,7 +578,7 @@ def test_serve_without_aiohttp_says_how_to_get_it() -> None:
     assert "pip install 'tim_py[server]'" in r.stderr
 
 
-def test_serve_port_in_use_exits_1(shared: ServerProcess) -> None:
+def test_serve_port_in_use_exits_1(shared: RestServer) -> None:
     r = run_cli("serve", "--port", str(shared.port))
     assert r.returncode == 1, (r.stdout, r.stderr)
     assert f"port {shared.port}" in r.stderr and "Traceback" not in r.stderr, r.stderr

@@ -20,14 +20,13 @@ import socket
 import struct
 import threading
 import time
-import weakref
 from typing import List, Optional, Tuple
 
 import pytest
 
 pytest.importorskip("aiohttp")
 
-from ._rest_server import (  # noqa: E402
+from .rest_helper import (  # noqa: E402
     ACCOUNT_CHECK,
     ACCOUNT_IMPORT,
     GOOD_QUERY,
@@ -40,7 +39,9 @@ from ._rest_server import (  # noqa: E402
     Answer,
     RestServer,
     check_envelope,
+    closed_by_peer,
     query_string,
+    read_answer,
 )
 
 try:  # the server's own deadline for a client to send its request (not stated in docs/rest.md)
@@ -59,8 +60,7 @@ Q = query_string()
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    srv = RestServer(tmp_path_factory.mktemp("rest-hostile-world"))
-    try:
+    with RestServer(tmp_path_factory.mktemp("rest-hostile-world")) as srv:
         srv.ok(MULTIACCOUNT_IMPORT, {"Accounts": SNAPSHOT_USERS})
         srv.ok(PORTRAIT_SET, {"From_Account": "bob", "ProfileItem": [
             {"Tag": "Tag_Profile_IM_Nick", "Value": "Bob"},
@@ -69,9 +69,6 @@ def server(tmp_path_factory):
             {"Tag": "Tag_Profile_Custom_Hobby", "Value": "chess"}]})
         srv.ok(SET_USER_STATUS, {"UserID": "bob", "StatusType": 1, "CustomStatus": "at lunch"})
         yield srv
-    finally:
-        code = srv.stop()
-        assert code == 0, f"tim-py serve exited {code}; stderr: {srv.stderr()[-3000:]}"
 
 
 def snapshot(server: RestServer) -> dict:
@@ -104,55 +101,6 @@ def connect(server: RestServer, timeout: float = 15) -> socket.socket:
     s = socket.create_connection((server.host, server.port), timeout=timeout)
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return s
-
-
-_leftover: "weakref.WeakKeyDictionary[socket.socket, bytes]" = weakref.WeakKeyDictionary()
-
-
-def read_answer(s: socket.socket, timeout: float = 15) -> Optional[Answer]:
-    """The next HTTP answer on ``s`` (Content-Length framed; what follows it is kept for the next
-    call), or None when the connection closed (or was reset) before a whole answer came."""
-    s.settimeout(timeout)
-    buf = _leftover.pop(s, b"")
-    try:
-        while b"\r\n\r\n" not in buf:
-            chunk = s.recv(65536)
-            if not chunk:
-                return None
-            buf += chunk
-        head, rest = buf.split(b"\r\n\r\n", 1)
-        lines = head.decode("latin-1").split("\r\n")
-        status = int(lines[0].split()[1])
-        headers = {}
-        for line in lines[1:]:
-            k, _, v = line.partition(":")
-            headers[k.strip().lower()] = v.strip()
-        n = int(headers.get("content-length", "0"))
-        while len(rest) < n:
-            chunk = s.recv(65536)
-            if not chunk:
-                return None
-            rest += chunk
-        _leftover[s] = rest[n:]
-        return Answer(status, headers, rest[:n])
-    except (ConnectionResetError, BrokenPipeError):
-        return None
-
-
-def closed_by_peer(s: socket.socket, timeout: float) -> bool:
-    """Whether the server closes ``s`` (EOF or reset) within ``timeout`` s; what it sends before
-    is read and dropped."""
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        s.settimeout(max(0.01, end - time.monotonic()))
-        try:
-            if not s.recv(65536):
-                return True
-        except socket.timeout:
-            return False
-        except (ConnectionResetError, BrokenPipeError):
-            return True
-    return False
 
 
 def raw_exchange(server: RestServer, data: bytes, timeout: float = 15) -> Tuple[Optional[Answer], bool]:

@@ -30,7 +30,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ._rest_server import (
+from .rest_helper import (
     ACCOUNT_CHECK,
     GOOD_QUERY,
     MULTIACCOUNT_IMPORT,
@@ -241,12 +241,8 @@ def test_limits_and_enums_are_stated():
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    srv = RestServer(tmp_path_factory.mktemp("rest-schema-world"))
-    try:
+    with RestServer(tmp_path_factory.mktemp("rest-schema-world")) as srv:
         yield srv
-    finally:
-        code = srv.stop()
-        assert code == 0, f"tim-py serve exited {code}; stderr: {srv.stderr()[-3000:]}"
 
 
 @pytest.fixture

@@ -33,8 +33,6 @@
 #define SETST "ref/set_user_status"
 #define CHECKSIG "ref/check_usersig"
 
-extern char** environ;
-
 /* ---------------------------------------------------------------------------
  * helpers
  * ------------------------------------------------------------------------- */
@@ -693,33 +691,8 @@ static int child_main(const char* mode, const char* dir, const char* id) {
     return th_finish();
 }
 
-static pid_t spawn_child(const char* mode, const char* dir, const char* id) {
-    char exe[4096];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n <= 0) abort();
-    exe[n] = 0;
-    char* argv[] = {exe, (char*)mode, (char*)dir, (char*)id, NULL};
-    pid_t pid;
-    int rc = posix_spawn(&pid, exe, NULL, NULL, argv, environ);
-    th_check(rc == 0, __FILE__, __LINE__, "posix_spawn", "%d", rc);
-    return rc == 0 ? pid : -1;
-}
-
-/* Wait for the child; returns its wait status, or -1 on timeout (the child is then killed). */
-static int wait_child(pid_t pid, int timeout_ms) {
-    if (pid <= 0) return -1;
-    int st;
-    for (int w = 0; w < timeout_ms; w += 5) {
-        if (waitpid(pid, &st, WNOHANG) == pid) return st;
-        th_sleep_ms(5);
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, &st, 0);
-    return -1;
-}
-
 static void check_child_at(int line, const char* what, pid_t pid) {
-    int st = wait_child(pid, 60000);
+    int st = tu_wait_child(pid, 60000);
     th_check(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0, __FILE__, line, what, "wait status %d", st);
 }
 
@@ -728,7 +701,7 @@ static pid_t start_kicked_child(const char* dir, const char* id) {
     char* ready = path_with(dir, ".ready-");
     char* full = NULL;
     if (asprintf(&full, "%s%s", ready, id) < 0) abort();
-    pid_t pid = spawn_child("child-kicked", dir, id);
+    pid_t pid = tu_spawn_child("child-kicked", dir, id);
     CHECK(wait_file(full, 30000));
     free(full);
     free(ready);
@@ -782,7 +755,7 @@ static void test_kick_across_processes(void) {
 
     /* 3. the admin of another process kicks this one's user: told without a call of its own */
     TU_LOGIN_OK("here");
-    pid = spawn_child("child-kick", dir, "here");
+    pid = tu_spawn_child("child-kick", dir, "here");
     check_child_at(__LINE__, "child-kick here passed", pid);
     CHECK_INT(wait_kicks(base + 2, 10000), base + 2);
     CHECK_INT(TIMGetLoginStatus(), kTIMLoginStatus_UnLogined);
@@ -800,6 +773,8 @@ static void test_kick_across_processes(void) {
  * the store of the schema before kicks (version 1) is upgraded in place
  * ------------------------------------------------------------------------- */
 
+/* The version-1 schema as it shipped, frozen here on purpose: the store's own (current) schema
+ * moves on, this one must not. */
 static const char k_schema_v1[] =
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
     "CREATE TABLE account("

@@ -24,8 +24,6 @@
 
 #define APPID 1406
 
-extern char** environ;
-
 static char* config_for(const char* dir) {
     return tu_dump(json_pack("{s:s}", "sdk_config_config_file_path", dir));
 }
@@ -127,32 +125,6 @@ static void expect_logged_out_at(int line, const char* id) {
 }
 #define EXPECT_LOGGED_OUT(id) expect_logged_out_at(__LINE__, (id))
 
-static pid_t spawn_child(const char* mode, const char* dir) {
-    char exe[4096];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n <= 0) abort();
-    exe[n] = 0;
-    char* argv[] = {exe, (char*)mode, (char*)dir, NULL};
-    pid_t pid;
-    int rc = posix_spawn(&pid, exe, NULL, NULL, argv, environ);
-    th_check(rc == 0, __FILE__, __LINE__, "posix_spawn", "%d", rc);
-    return rc == 0 ? pid : -1;
-}
-
-/* Wait for the child; returns its wait status, or -1 on timeout (the child is then killed). */
-static int wait_child(pid_t pid, int timeout_ms) {
-    if (pid <= 0) return -1;
-    int st;
-    for (int w = 0; w < timeout_ms; w += 5) {
-        pid_t r = waitpid(pid, &st, WNOHANG);
-        if (r == pid) return st;
-        th_sleep_ms(5);
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, &st, 0);
-    return -1;
-}
-
 /* every regular file in dir has exactly mode 0600; returns how many files */
 static int check_file_modes_at(int line, const char* dir) {
     DIR* d = opendir(dir);
@@ -239,8 +211,8 @@ static void test_processes(const char* dir, const char* cfg, tu_ev* ev_st, tu_ev
     TU_LOGIN_OK("p3");
 
     /* a fresh process sees the data, and this process's live session */
-    pid_t pid = spawn_child("child-read", dir);
-    int st = wait_child(pid, 60000);
+    pid_t pid = tu_spawn_child("child-read", dir, NULL);
+    int st = tu_wait_child(pid, 60000);
     th_check(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0, __FILE__, __LINE__, "child-read passed",
              "wait status %d", st);
 
@@ -248,7 +220,7 @@ static void test_processes(const char* dir, const char* cfg, tu_ev* ev_st, tu_ev
     TU_EXPECT(TIMSubscribeUserStatus, "[\"c2\",\"c3\"]", 0, NULL);
     TU_EXPECT(TIMSubscribeUserInfo, "[\"c2\"]", 0, NULL);
     size_t sb = tu_ev_count(ev_st), ib = tu_ev_count(ev_info);
-    pid = spawn_child("child-act", dir);
+    pid = tu_spawn_child("child-act", dir, NULL);
     CHECK(tu_ev_wait(ev_st, sb, "user_status_identifier", "c2", "user_status_status_type", NULL, 1, NULL, 10000) >= 0);
     CHECK(tu_ev_wait(ev_st, sb, "user_status_identifier", "c2", "user_status_custom_status", "fromchild", 0, NULL,
                      10000) >= 0);
@@ -258,7 +230,7 @@ static void test_processes(const char* dir, const char* cfg, tu_ev* ev_st, tu_ev
     if (asprintf(&go, "%s.go", dir) < 0) abort();
     WRITE_FILE(go, "");
     free(go);
-    st = wait_child(pid, 60000);
+    st = tu_wait_child(pid, 60000);
     th_check(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0, __FILE__, __LINE__, "child-act passed",
              "wait status %d", st);
     CHECK(tu_ev_wait(ev_st, sb, "user_status_identifier", "c2", "user_status_status_type", NULL, 3, NULL, 5000) >= 0);
@@ -278,8 +250,8 @@ static void test_processes(const char* dir, const char* cfg, tu_ev* ev_st, tu_ev
     json_decref(warm);
     warm = tu_get_status("c4", &code);
     json_decref(warm);
-    pid = spawn_child("child-burst", dir);
-    st = wait_child(pid, 60000);
+    pid = tu_spawn_child("child-burst", dir, NULL);
+    st = tu_wait_child(pid, 60000);
     th_check(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0, __FILE__, __LINE__, "child-burst passed",
              "wait status %d", st);
     /* what another process acknowledged is read at once, whatever was cached */
@@ -299,8 +271,8 @@ static void test_processes(const char* dir, const char* cfg, tu_ev* ev_st, tu_ev
 
     /* a process killed without logging out: its user turns Offline, subscribers are told */
     sb = tu_ev_count(ev_st);
-    pid = spawn_child("child-die", dir);
-    st = wait_child(pid, 60000);
+    pid = tu_spawn_child("child-die", dir, NULL);
+    st = tu_wait_child(pid, 60000);
     th_check(st != -1 && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, __FILE__, __LINE__, "child-die was killed",
              "wait status %d", st);
     CHECK(tu_ev_wait(ev_st, sb, "user_status_identifier", "c3", "user_status_status_type", NULL, 2, NULL, 10000) >= 0);
@@ -310,8 +282,8 @@ static void test_processes(const char* dir, const char* cfg, tu_ev* ev_st, tu_ev
     json_decref(s);
 
     /* an acknowledged write survives a kill the next instant */
-    pid = spawn_child("child-durable", dir);
-    st = wait_child(pid, 60000);
+    pid = tu_spawn_child("child-durable", dir, NULL);
+    st = tu_wait_child(pid, 60000);
     th_check(st != -1 && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, __FILE__, __LINE__,
              "child-durable was killed in its callback", "wait status %d", st);
     p = TU_PROFILE("k1", 0);

@@ -14,14 +14,21 @@
  *  - tu_ev: a recorder for the event callbacks, with waits that poll up to a
  *    timeout and matchers on the decoded JSON; tu_order_probe: a completion
  *    callback that checks the change's event came first.
+ *  - tu_spawn_child() / tu_wait_child(): run this test program again (via
+ *    /proc/self/exe and posix_spawn) with a mode argument, to play another
+ *    process; wait for it with a timeout.
  */
 #ifndef TIMREF_TEST_UTIL_H
 #define TIMREF_TEST_UTIL_H
 
 #include <jansson.h>
+#include <signal.h>
+#include <spawn.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "harness.h"
 
@@ -470,5 +477,36 @@ static inline void tu_order_probe_check_at(const char* file, int line, tu_order_
 
 #define TU_STATUS_WAIT(e, from, id, key, sval, ival) \
     tu_ev_wait((e), (from), "user_status_identifier", (id), (key), (sval), (ival), NULL, 5000)
+
+/* ---- other processes ------------------------------------------------------ */
+
+extern char** environ;
+
+/* Run this program again as "exe mode dir [id]" (id NULL: left out); the child's pid, or -1
+ * (checked) when it could not be started. */
+static inline pid_t tu_spawn_child(const char* mode, const char* dir, const char* id) {
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0) abort();
+    exe[n] = 0;
+    char* argv[] = {exe, (char*)mode, (char*)dir, (char*)id, NULL};
+    pid_t pid;
+    int rc = posix_spawn(&pid, exe, NULL, NULL, argv, environ);
+    th_check(rc == 0, __FILE__, __LINE__, "posix_spawn", "%d", rc);
+    return rc == 0 ? pid : -1;
+}
+
+/* Wait for the child; returns its wait status, or -1 on timeout (the child is then killed). */
+static inline int tu_wait_child(pid_t pid, int timeout_ms) {
+    if (pid <= 0) return -1;
+    int st;
+    for (int w = 0; w < timeout_ms; w += 5) {
+        if (waitpid(pid, &st, WNOHANG) == pid) return st;
+        th_sleep_ms(5);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, &st, 0);
+    return -1;
+}
 
 #endif

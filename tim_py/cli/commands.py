@@ -35,8 +35,7 @@ from .world import (
     given,
     existing,
     id_looks_valid,
-    is_load_error,
-    library_error,
+    load_errors,
     login,
     missing,
     open_world,
@@ -263,16 +262,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
                        EXIT_USAGE)
     from ..server.serve import ListenError, run
 
-    try:
-        return run(args.host, args.port, where, app, args.secret_key, admins)
-    except ListenError as e:
-        raise CLIError(str(e)) from None
-    except TIMError as e:
-        raise CLIError(f"cannot open the world{f' in {where}' if where else ''}: [{e.code}] {e.desc}") from None
-    except OSError as e:
-        if is_load_error(e):
-            raise library_error(e) from None
-        raise
+    with load_errors():
+        try:
+            return run(args.host, args.port, where, app, args.secret_key, admins)
+        except ListenError as e:
+            raise CLIError(str(e)) from None
+        except TIMError as e:
+            raise CLIError(f"cannot open the world{f' in {where}' if where else ''}: [{e.code}] {e.desc}") from None
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -281,9 +277,5 @@ def cmd_demo(args: argparse.Namespace) -> int:
     data_dir = getattr(args, "data_dir", None)
     if data_dir is not None:
         check_dir(data_dir, "--data-dir")
-    try:
+    with load_errors():
         return demo(data_dir)
-    except OSError as e:
-        if is_load_error(e):
-            raise library_error(e) from None
-        raise

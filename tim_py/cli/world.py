@@ -8,6 +8,7 @@ and which accounts exist, in calls of a size the library takes.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple, TypeVar
 
@@ -92,18 +93,27 @@ def library_error(e: OSError) -> CLIError:
                     EXIT_USAGE)
 
 
-def open_client(app_id: int, data_dir: str, **kw: Any) -> TIM:
-    """``TIM(app_id, data_dir, ...)``, its failures as CLIErrors."""
+@contextlib.contextmanager
+def load_errors() -> Iterator[None]:
+    """The loader refusing TIM_PY_LIBRARY's file (an OSError) raised as :func:`library_error`;
+    any other OSError as it is."""
     try:
-        return TIM(app_id, data_dir, **kw)
-    except TIMError as e:
-        raise CLIError(f"cannot open the store in {data_dir}: [{e.code}] {e.desc}") from None
+        yield
     except OSError as e:
         if is_load_error(e):
             raise library_error(e) from None
         raise
-    except (TypeError, ValueError) as e:
-        raise CLIError(str(e), EXIT_USAGE) from None
+
+
+def open_client(app_id: int, data_dir: str, **kw: Any) -> TIM:
+    """``TIM(app_id, data_dir, ...)``, its failures as CLIErrors."""
+    with load_errors():
+        try:
+            return TIM(app_id, data_dir, **kw)
+        except TIMError as e:
+            raise CLIError(f"cannot open the store in {data_dir}: [{e.code}] {e.desc}") from None
+        except (TypeError, ValueError) as e:
+            raise CLIError(str(e), EXIT_USAGE) from None
 
 
 def open_world(args: argparse.Namespace, must_exist: bool) -> TIM:
