@@ -89,7 +89,8 @@ void tr_init_on_logic(void* p) {
     a->rc = read_config(a->cfg);
     if (a->rc == TIM_SUCC) {
         char err[TR_REASON_SIZE];
-        if (tr_store_open(&tr_g.store, a->app_id, tr_g.dir, err, sizeof err) != TR_OK)
+        tr_store_config sc = {.dir = tr_g.dir};
+        if (tr_store_open(&tr_g.store, a->app_id, &sc, err, sizeof err) != TR_OK)
             a->rc = tr_refuse(TIM_ERR_PARAM, "%s", err);
     }
     if (a->rc != TIM_SUCC) {

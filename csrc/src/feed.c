@@ -5,10 +5,12 @@
  * transaction, and committing it marks the feed (tr_store_commit, the one
  * after-commit path).  After each job the logic thread reads the events it has
  * not seen, drops the changed users from the profile and status caches and
- * delivers the event callbacks this session is due.  With a store on disk,
- * that commit also writes one byte to the store's notify file; a watcher
- * thread blocks on inotify for that file, and a write by another process
- * wakes it, and it queues a feed job.  Nothing polls.
+ * delivers the event callbacks this session is due.  With a shared store,
+ * that commit also wakes the other processes (how is the engine's business:
+ * store.h, commit's wake); a watcher thread blocks on the descriptor the
+ * engine gives (watch_start), a commit by another process wakes it, and it
+ * queues a feed job.  Nothing polls.  The watcher also schedules the liveness
+ * sweep (tr_feed_reap), which ends the sessions the engine finds dead.
  */
 #include <errno.h>
 #include <poll.h>
@@ -19,7 +21,6 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <time.h>
-#include <sys/inotify.h>
 #include <unistd.h>
 
 #include "tr_internal.h"
@@ -33,7 +34,8 @@ static int64_t g_data_version; /* the store's data_version when the feed last lo
 /* watcher */
 static pthread_t g_watcher;
 static bool g_watching;
-static int g_inotify = -1, g_wake = -1;
+static tr_store* g_watched; /* the store the watcher drains (set before it starts, read-only then) */
+static int g_watch = -1, g_wake = -1;
 static atomic_bool g_poll_queued;
 
 void tr_feed_mark(void) { g_dirty = true; }
@@ -143,7 +145,7 @@ static void kick_self(const ev* e) {
 }
 
 void tr_feed_sync(void) {
-    if (!tr_g.initialized || !tr_g.dir) return; /* a store in memory has one writer: us */
+    if (!tr_g.initialized || !tr_g.store->shared) return; /* a store in memory has one writer: us */
     int64_t v = tr_store_data_version(tr_g.store);
     if (v != g_data_version) {
         g_data_version = v;
@@ -196,10 +198,37 @@ static int64_t now_ms(void) {
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* At most this many dead sessions are ended per sweep (the next sweep ends more). */
+#define REAP_BATCH 64
+
+/*
+ * End the sessions of other processes the engine finds dead (other than ours):
+ * in one transaction, each user left with no session turns Offline, with a
+ * presence event; its commit marks the feed.  A session another process ended
+ * first is skipped.
+ */
 void tr_feed_reap(void) {
-    if (!tr_g.initialized || !tr_g.store) return;
-    int n = 0; /* its commit marks the feed when it ended sessions */
-    tr_store_reap(tr_g.store, tr_g.logged_in ? tr_g.token : NULL, &n);
+    if (!tr_g.initialized || !tr_g.store || !tr_g.store->shared) return;
+    tr_store* st = tr_g.store;
+    tr_dead_session dead[REAP_BATCH];
+    size_t n = 0;
+    int rc = tr_store_dead_sessions(st, tr_g.logged_in ? tr_g.token : NULL, dead, REAP_BATCH, &n);
+    if (rc != TR_OK || n == 0) return;
+    if (tr_store_begin(st) != TR_OK) return;
+    for (size_t i = 0; i < n && rc == TR_OK; i++) {
+        bool removed = false;
+        rc = tr_store_session_remove(st, dead[i].token, &removed);
+        if (rc != TR_OK || !removed) continue; /* another process reaped it */
+        int left = 0;
+        rc = tr_store_session_count(st, dead[i].id, &left);
+        if (rc == TR_OK && left == 0) {
+            rc = tr_store_status_set(st, dead[i].id, kTIMUserStatusType_Offline, "");
+            if (rc == TR_NOTFOUND) rc = TR_OK;
+        }
+        if (rc == TR_OK) rc = tr_store_event_add(st, TR_EVT_PRESENCE, dead[i].id, "reaper");
+    }
+    if (rc == TR_OK) rc = tr_store_commit(st);
+    if (rc != TR_OK) tr_store_rollback(st);
 }
 
 static atomic_bool g_reap_queued;
@@ -221,8 +250,7 @@ static void queue_once(atomic_bool* flag, tr_run_fn fn) {
 
 static void* watcher_main(void* unused) {
     (void)unused;
-    char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
-    struct pollfd fds[2] = {{.fd = g_inotify, .events = POLLIN}, {.fd = g_wake, .events = POLLIN}};
+    struct pollfd fds[2] = {{.fd = g_watch, .events = POLLIN}, {.fd = g_wake, .events = POLLIN}};
     int64_t next_reap = now_ms() + REAP_INTERVAL_MS;
     for (;;) {
         int64_t wait = next_reap - now_ms();
@@ -237,8 +265,7 @@ static void* watcher_main(void* unused) {
         if (n <= 0) continue;
         if (fds[1].revents) break;
         if (fds[0].revents & POLLIN) {
-            while (read(g_inotify, buf, sizeof buf) > 0) {
-            }
+            tr_store_watch_drain(g_watched);
             queue_once(&g_poll_queued, job_feed_poll);
         }
     }
@@ -250,13 +277,13 @@ int tr_feed_start(void) {
     g_dirty = false;
     g_seq = tr_store_event_last(tr_g.store);
     g_data_version = tr_store_data_version(tr_g.store);
-    if (!tr_g.dir) return TR_OK;
-    g_inotify = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (!tr_g.store->shared) return TR_OK;
+    char err[TR_REASON_SIZE] = "";
+    g_watched = tr_g.store;
     g_wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (g_inotify < 0 || g_wake < 0 ||
-        inotify_add_watch(g_inotify, tr_store_notify_path(tr_g.store), IN_MODIFY) < 0) {
-        fprintf(stderr, "timref: cannot watch %s (%s): changes from other processes will not be seen\n",
-                tr_store_notify_path(tr_g.store), strerror(errno));
+    if (g_wake < 0) snprintf(err, sizeof err, "cannot make an eventfd (%s)", strerror(errno));
+    if (g_wake < 0 || tr_store_watch_start(g_watched, &g_watch, err, sizeof err) != TR_OK) {
+        fprintf(stderr, "timref: %s: changes from other processes will not be seen\n", err);
         tr_feed_stop();
         return TR_EIO;
     }
@@ -279,8 +306,9 @@ void tr_feed_stop(void) {
         pthread_join(g_watcher, NULL);
         g_watching = false;
     }
-    if (g_inotify >= 0) close(g_inotify);
+    if (g_watch >= 0) tr_store_watch_stop(g_watched); /* after the join: the watcher is gone */
     if (g_wake >= 0) close(g_wake);
-    g_inotify = g_wake = -1;
+    g_watch = g_wake = -1;
+    g_watched = NULL;
     g_generation++;
 }

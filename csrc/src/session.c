@@ -119,7 +119,7 @@ int tr_session_end(tr_result* r) {
     tr_store* st = tr_g.store;
     int n = 0;
     int rc = tr_store_begin(st);
-    if (rc == TR_OK) rc = tr_store_session_remove(st, tr_g.token);
+    if (rc == TR_OK) rc = tr_store_session_remove(st, tr_g.token, NULL);
     if (rc == TR_OK) tr_store_slot_release(st, tr_g.slot);
     if (rc == TR_OK) rc = tr_store_session_count(st, tr_g.user_id, &n);
     if (rc == TR_OK && n == 0) {
