@@ -243,6 +243,7 @@ class RestServer(_Calls):
         e = dict(os.environ)
         e.pop("TIM_PY_DATA_DIR", None)
         e.pop("TIM_PY_SDK_APP_ID", None)
+        e.pop("TIM_PY_SECRET_KEY", None)
         if env:
             e.update(env)
         self._stderr = tempfile.TemporaryFile()

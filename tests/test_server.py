@@ -426,6 +426,16 @@ def test_row_70001_70014_usersig_not_valid(keyed: RestServer) -> None:
     assert RestClient(keyed.url, usersig=fresh).call(*check)["ErrorCode"] == 0
 
 
+def test_secret_key_from_the_environment(tmp_path: Path) -> None:
+    """TIM_PY_SECRET_KEY gives the key without putting it in the process's arguments."""
+    with RestServer(tmp_path / "world", env={"TIM_PY_SECRET_KEY": KEY}) as srv:
+        check = (ACCOUNT_CHECK, {"CheckItem": [{"UserID": "x"}]})
+        good = gen_user_sig(APP_ID, KEY, "administrator", 3600)
+        assert RestClient(srv.url, usersig=good).call(*check)["ErrorCode"] == 0
+        assert RestClient(srv.url, usersig="any-non-empty-sig").call(*check)["ErrorCode"] == 70003
+        assert KEY not in " ".join(srv.proc.args)
+
+
 def test_row_60009_no_such_command(shared: RestServer) -> None:
     for command in ("v4/profile/portrait_nope", "v4/nope/portrait_get", "v4/openim/sendmsg", "ref/nope",
                     "ref/check_usersig", "v4/profile/Portrait_get"):

@@ -49,7 +49,7 @@ next_token = itertools.count(1).__next__
 # What resolving a future may raise when nobody wants the result any more:
 # a cancelled future (InvalidStateError) or an asyncio future whose loop has
 # closed (RuntimeError from call_soon).
-_GONE = GONE = (concurrent.futures.InvalidStateError, asyncio.InvalidStateError, RuntimeError)
+GONE = (concurrent.futures.InvalidStateError, asyncio.InvalidStateError, RuntimeError)
 
 
 def STEP(data: Any) -> Any:  # pragma: no cover - never called: drain() tests for it by identity
@@ -91,21 +91,21 @@ def drain(on_event: Optional[Callable[[int, bytes], None]]) -> int:
     first = item = pp[0]
     try:
         for _ in range(n):
-            if item.kind == 0:
+            if item.kind == KIND_CALL:
                 entry = _pop(item.token, None)
                 if entry is not None:
                     fut, decode = entry
                     if item.code != 0:
                         try:
                             fut.set_exception(_error(item, decode is RAW))
-                        except _GONE:
+                        except GONE:
                             pass
                     elif decode is STEP:
                         pass  # the call queued behind this one resolves fut (_Core._then)
                     elif decode is RAW:
                         try:
                             fut.set_result(_unpack(item.json, item.json_len) if item.json_len else b"")
-                        except _GONE:
+                        except GONE:
                             pass
                     else:
                         try:
@@ -118,12 +118,12 @@ def drain(on_event: Optional[Callable[[int, bytes], None]]) -> int:
                         except Exception as e:  # a result we cannot read: say so
                             try:
                                 fut.set_exception(e)
-                            except _GONE:
+                            except GONE:
                                 pass
                         else:
                             try:
                                 fut.set_result(value)
-                            except _GONE:
+                            except GONE:
                                 pass
             elif on_event is not None:
                 try:
@@ -147,7 +147,7 @@ def fail_pending(exc_factory: Callable[[], BaseException]) -> int:
         n += 1
         try:
             fut.set_exception(exc_factory())
-        except _GONE:
+        except GONE:
             pass
     return n
 

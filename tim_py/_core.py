@@ -480,7 +480,7 @@ class _Core:
             try:
                 entry[0].set_exception(
                     CallInterrupted(lib.ERR_SDK_COMM_INTERRUPT, "the client was closed during the call"))
-            except Exception:
+            except _bridge.GONE:
                 pass
 
     # ---- login ------------------------------------------------------------------

@@ -34,7 +34,7 @@ from ._core import (
 )
 from ._bridge import GONE, RAW
 from ._ffi import lib
-from .errors import REST_ERR_NO_ACCOUNT, InvalidParameterError, TIMError, UnsupportedError
+from .errors import REST_ERR_NO_ACCOUNT, TIMError, UnsupportedError, error_for_return
 from .fields import CUSTOM_KEY, CUSTOM_VALUE, FIELDS
 from .types import CUSTOM_PREFIX, UserStatusType
 
@@ -184,10 +184,9 @@ class Admin:
             raise TypeError(f"body must be bytes (JSON text), got {type_name(body)}")
         data = bytes(body)
         nul = data.find(b"\0")
-        if nul >= 0:
-            raise InvalidParameterError(
-                lib.TIM_ERR_JSON, f"TIMRefAdminRequest returned {lib.TIM_ERR_JSON}: not valid JSON: "
-                                  f"a NUL byte at offset {nul}")
+        if nul >= 0:  # a C string cannot carry it: refused as the library refuses bad JSON
+            raise error_for_return(lib.TIM_ERR_JSON, "TIMRefAdminRequest",
+                                   f"not valid JSON: a NUL byte at offset {nul}")
         if not lib.tp_has_admin():
             raise UnsupportedError(
                 "the admin surface (TIMRefAdminRequest) is timref-only; the loaded library "

@@ -62,6 +62,8 @@ class TIMError(Exception):
 
     #: the answer's JSON text as the library wrote it (``admin.request_raw`` only), else None
     raw: Optional[bytes] = None
+    #: for a call refused outright (a non-zero return): the library's reason, else None
+    reason: Optional[str] = None
 
     def __init__(self, code: int, desc: str = "", json: Any = None) -> None:
         super().__init__(code, desc)
@@ -214,6 +216,6 @@ def error_for_return(rc: int, function: str, reason: Optional[str] = None) -> TI
     ``TIMRefGetLastError``); without one, the code's generic meaning is given.
     """
     desc = f"{function} returned {rc}: {reason or _RETURN_TEXT.get(rc, 'refused')}"
-    if rc == lib.TP_ERR_UNSUPPORTED:
-        return UnsupportedError(desc)
-    return error_for(rc, desc)
+    err = UnsupportedError(desc) if rc == lib.TP_ERR_UNSUPPORTED else error_for(rc, desc)
+    err.reason = reason or None
+    return err

@@ -9,6 +9,7 @@
 #include <dlfcn.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "tp_bridge.h"
@@ -36,8 +37,11 @@ struct tp_api {
 static const struct tp_api tp_builtin = {
     TP_FUNCTIONS(TP_BUILTIN_SYNC, TP_BUILTIN_ASYNC, TP_BUILTIN_EVENT)
 };
-static struct tp_api tp_loaded;
-static const struct tp_api* tp_cur = &tp_builtin;
+/* The table in use: the built-in one, or one filled by tp_load.  A loaded table is never
+ * freed nor changed once published (a thread may still be calling through an older one), and
+ * it is published with release order, read with acquire order (a plain load on x86). */
+static const struct tp_api* tp_cur_table = &tp_builtin;
+#define tp_cur (__atomic_load_n(&tp_cur_table, __ATOMIC_ACQUIRE))
 
 /* ---- choosing the library ------------------------------------------------------------------- */
 
@@ -47,7 +51,7 @@ static const struct tp_api* tp_cur = &tp_builtin;
 
 int tp_load(const char* path, char* err, size_t errlen) {
     if (!path || !*path) {
-        tp_cur = &tp_builtin;
+        __atomic_store_n(&tp_cur_table, &tp_builtin, __ATOMIC_RELEASE);
         return 0;
     }
     void* h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
@@ -55,8 +59,12 @@ int tp_load(const char* path, char* err, size_t errlen) {
         snprintf(err, errlen, "%s", dlerror());
         return -1;
     }
-    struct tp_api api;
-    memset(&api, 0, sizeof api);
+    struct tp_api* api = calloc(1, sizeof *api);
+    if (!api) {
+        snprintf(err, errlen, "out of memory");
+        dlclose(h);
+        return -1;
+    }
     /* dlsym returns an object pointer; memcpy moves it into the typed function pointer
      * without a conversion ISO C leaves undefined.  A missing optional function stays NULL. */
 #define TP_SYM(name, required)                                                                     \
@@ -65,17 +73,18 @@ int tp_load(const char* path, char* err, size_t errlen) {
         void* sym = dlsym(h, #name);                                                               \
         if (!sym && (required)) {                                                                  \
             snprintf(err, errlen, "%s does not export %s", path, #name);                           \
+            free(api);                                                                             \
+            dlclose(h);                                                                            \
             return -1;                                                                             \
         }                                                                                          \
-        memcpy(&api.name, &sym, sizeof sym);                                                       \
+        memcpy(&api->name, &sym, sizeof sym);                                                      \
     } while (0);
 #define TP_LOAD_SYNC(need, ret, wret, name, params, args, missing) TP_SYM(name, TP_NEEDED_##need)
 #define TP_LOAD_ASYNC(need, name, params, args) TP_SYM(name, TP_NEEDED_##need)
 #define TP_LOAD_EVENT(need, name, cbtype) TP_SYM(name, TP_NEEDED_##need)
     TP_FUNCTIONS(TP_LOAD_SYNC, TP_LOAD_ASYNC, TP_LOAD_EVENT)
 #undef TP_SYM
-    tp_loaded = api;
-    tp_cur = &tp_loaded;
+    __atomic_store_n(&tp_cur_table, api, __ATOMIC_RELEASE);
     return 0;
 }
 

@@ -120,14 +120,15 @@ int tr_session_end(tr_result* r) {
     int n = 0;
     int rc = tr_store_begin(st);
     if (rc == TR_OK) rc = tr_store_session_remove(st, tr_g.token, NULL);
-    if (rc == TR_OK) tr_store_slot_release(st, tr_g.slot);
     if (rc == TR_OK) rc = tr_store_session_count(st, tr_g.user_id, &n);
     if (rc == TR_OK && n == 0) {
         rc = tr_store_status_set(st, tr_g.user_id, kTIMUserStatusType_UnLogined, "");
         if (rc == TR_NOTFOUND) rc = TR_OK; /* the admin deleted the account meanwhile */
     }
     if (rc == TR_OK) rc = tr_store_event_add(st, TR_EVT_PRESENCE, tr_g.user_id, tr_g.token);
-    if (tr_commit(rc, r) != ERR_SUCC) return r->code;
+    if (tr_commit(rc, r) != ERR_SUCC) return r->code; /* still logged in: the slot stays held */
+    /* Only now: a lock released before a failed commit would let the others reap a live session. */
+    tr_store_slot_release(st, tr_g.slot);
     tr_session_forget();
     return ERR_SUCC;
 }

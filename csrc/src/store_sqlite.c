@@ -682,7 +682,8 @@ static int sq_dead_sessions(tr_store* base, const char* own_token, tr_dead_sessi
     if (st->lock_fd < 0) return TR_OK; /* in memory: one process */
     sqlite3_stmt* s = st->q[Q_SESS_OTHERS];
     sqlite3_bind_text(s, 1, own_token ? own_token : "", -1, SQLITE_STATIC);
-    while (*n < max && sqlite3_step(s) == SQLITE_ROW) {
+    int step = SQLITE_DONE;
+    while (*n < max && (step = sqlite3_step(s)) == SQLITE_ROW) {
         int slot = sqlite3_column_int(s, 2);
         if (slot_lock(st->lock_fd, F_OFD_GETLK, F_WRLCK, slot) == F_UNLCK) {
             snprintf(out[*n].token, sizeof out[*n].token, "%s", (const char*)sqlite3_column_text(s, 0));
@@ -691,7 +692,8 @@ static int sq_dead_sessions(tr_store* base, const char* own_token, tr_dead_sessi
         }
     }
     finish(s);
-    return TR_OK;
+    /* a busy or failing store is no "nobody died": the sweep tries again */
+    return step == SQLITE_ROW || step == SQLITE_DONE ? TR_OK : TR_EIO;
 }
 
 static int sq_session_remove(tr_store* base, const char* token, bool* removed) {

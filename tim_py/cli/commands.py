@@ -30,6 +30,7 @@ from .values import field_value, parse_custom
 from .world import (
     DEFAULT_ADMIN,
     ENV_DATA_DIR,
+    ENV_SECRET_KEY,
     app_id,
     check_dir,
     given,
@@ -260,11 +261,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.secret_key is not None and not args.secret_key:
         raise CLIError("--secret-key must not be empty (leave it out to accept any non-empty usersig)",
                        EXIT_USAGE)
+    key, _source = given(args, "secret_key", "--secret-key", ENV_SECRET_KEY)
     from ..server.serve import ListenError, run
 
     with load_errors():
         try:
-            return run(args.host, args.port, where, app, args.secret_key, admins)
+            return run(args.host, args.port, where, app, key, admins)
         except ListenError as e:
             raise CLIError(str(e)) from None
         except TIMError as e:

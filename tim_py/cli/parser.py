@@ -30,7 +30,7 @@ from .importing import cmd_user_import
 from .render import is_utf8, out, shown
 from .values import whole_number
 from .watch import cmd_watch
-from .world import DEFAULT_APP_ID, DEFAULT_READER, DEFAULT_WATCHER, ENV_APP_ID, ENV_DATA_DIR
+from .world import DEFAULT_APP_ID, DEFAULT_READER, DEFAULT_WATCHER, ENV_APP_ID, ENV_DATA_DIR, ENV_SECRET_KEY
 
 #: the largest --expire: TLS.expire is a JSON integer, at most 2**63 - 1
 MAX_EXPIRE = (1 << 63) - 1
@@ -313,7 +313,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"the only sdkappid served (default: ${ENV_APP_ID}, else {DEFAULT_APP_ID})")
     v.add_argument("--secret-key", metavar="KEY", type=_text_arg,
                    help="the app's secret key: every usersig must then be a valid UserSig of its "
-                        "identifier (without it any non-empty usersig passes)")
+                        "identifier (without it any non-empty usersig passes). Other users can read a "
+                        f"process's arguments: ${ENV_SECRET_KEY} keeps the key out of them")
     v.add_argument("--admin", metavar="NAME", action="append", type=_id_arg, dest="admins",
                    help="an app admin, the only identifiers a request may name (repeatable; default "
                         "administrator)")

@@ -23,6 +23,8 @@ from .values import whole_number
 
 ENV_DATA_DIR = "TIM_PY_DATA_DIR"
 ENV_APP_ID = "TIM_PY_SDK_APP_ID"
+#: the app's secret key for ``serve``: the environment keeps it out of the process list
+ENV_SECRET_KEY = "TIM_PY_SECRET_KEY"
 DEFAULT_APP_ID = 1400000001
 #: the account ``profile show`` and ``status show`` log in as (reading others' status needs a login)
 DEFAULT_READER = "tim-py-cli"

@@ -287,9 +287,7 @@ class RestService:
         try:
             fut = self.tim.admin.request_raw(api, body)
         except InvalidParameterError as e:  # refused at the call: the library's reason
-            prefix = f"TIMRefAdminRequest returned {e.code}: "
-            reason = e.desc[len(prefix):] if e.desc.startswith(prefix) else e.desc
-            raise _Refused(JSON_ERROR, f"JSON parsing error of the HTTP request body: {reason}") from None
+            raise _Refused(JSON_ERROR, f"JSON parsing error of the HTTP request body: {e.reason or e.desc}") from None
         try:
             text: bytes = await fut  # (a client leaving does not cancel it: handler_cancellation)
         except TIMError as e:
