@@ -43,6 +43,13 @@ static const struct tp_api tp_builtin = {
 static const struct tp_api* tp_cur_table = &tp_builtin;
 #define tp_cur (__atomic_load_n(&tp_cur_table, __ATOMIC_ACQUIRE))
 
+/* Every table tp_load filled, kept (never freed) and reachable from here. */
+struct tp_loaded {
+    struct tp_loaded* next;
+    struct tp_api api;
+};
+static struct tp_loaded* tp_loaded_tables; /* tp_load's callers take turns (tim_py's client slot) */
+
 /* ---- choosing the library ------------------------------------------------------------------- */
 
 /* 1 for a function tp_load must find, 0 for an optional one */
@@ -59,12 +66,13 @@ int tp_load(const char* path, char* err, size_t errlen) {
         snprintf(err, errlen, "%s", dlerror());
         return -1;
     }
-    struct tp_api* api = calloc(1, sizeof *api);
-    if (!api) {
+    struct tp_loaded* node = calloc(1, sizeof *node);
+    if (!node) {
         snprintf(err, errlen, "out of memory");
         dlclose(h);
         return -1;
     }
+    struct tp_api* api = &node->api;
     /* dlsym returns an object pointer; memcpy moves it into the typed function pointer
      * without a conversion ISO C leaves undefined.  A missing optional function stays NULL. */
 #define TP_SYM(name, required)                                                                     \
@@ -73,7 +81,7 @@ int tp_load(const char* path, char* err, size_t errlen) {
         void* sym = dlsym(h, #name);                                                               \
         if (!sym && (required)) {                                                                  \
             snprintf(err, errlen, "%s does not export %s", path, #name);                           \
-            free(api);                                                                             \
+            free(node);                                                                            \
             dlclose(h);                                                                            \
             return -1;                                                                             \
         }                                                                                          \
@@ -84,6 +92,8 @@ int tp_load(const char* path, char* err, size_t errlen) {
 #define TP_LOAD_EVENT(need, name, cbtype) TP_SYM(name, TP_NEEDED_##need)
     TP_FUNCTIONS(TP_LOAD_SYNC, TP_LOAD_ASYNC, TP_LOAD_EVENT)
 #undef TP_SYM
+    node->next = tp_loaded_tables;
+    tp_loaded_tables = node;
     __atomic_store_n(&tp_cur_table, api, __ATOMIC_RELEASE);
     return 0;
 }
