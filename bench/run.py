@@ -59,6 +59,7 @@ SIZES = {
     "py_serial_n": (20_000, 4_000, 100),
     "modify_n": (2_000, 500, 50),
     "modify_window": (64, 64, 8),
+    "modify1_n": (500, 150, 20),              # one update at a time (window 1)
     "notify_n": (500, 200, 20),
     "notify_spacing_ms": (10, 10, 5),
     "idle_s": (5, 5, 1),
@@ -75,6 +76,8 @@ TARGETS = [
      "ratio_py_async_get100_vs_c", ">=", 0.4),
     ("target_scale_1m_within_1_5x", "get100 with 1M accounts within 1.5x of 1k", "scale_ratio_1m_over_1k", "<=", 1.5),
     ("target_rss_growth_lt_5mb", "RSS growth < 5 MB over 1M calls", "rss_growth_mb", "<", 5.0),
+    ("target_group_commit_5x", "durable updates: 64 in flight >= 5x one at a time (C)",
+     "ratio_c_modify_window_vs_1", ">=", 5.0),
     ("target_notify_p50_le_2ms", "notify p50 <= 2 ms", "notify_latency_ms_p50", "<=", 2.0),
     ("target_notify_p99_le_10ms", "notify p99 <= 10 ms", "notify_latency_ms_p99", "<=", 10.0),
 ]
@@ -275,6 +278,12 @@ def measure(args: argparse.Namespace) -> dict:
         res["modify_ops_per_s"] = r.tim_py("modify", d, S["modify_n"], S["modify_window"])["ops_per_s"]
         res["c_modify_ops_per_s"] = r.c("modify", d, S["modify_n"], S["modify_window"])["ops_per_s"]
         res["modify_window"] = S["modify_window"]
+        # the same with one update in flight at a time: each waits for its own commit
+        d = os.path.join(tmp, "modify1")
+        res["c_modify1_ops_per_s"] = r.c("modify", d, S["modify1_n"], 1)["ops_per_s"]
+        res["modify1_ops_per_s"] = r.tim_py("modify", d, S["modify1_n"], 1)["ops_per_s"]
+        res["ratio_modify_window_vs_1"] = res["modify_ops_per_s"] / res["modify1_ops_per_s"]
+        res["ratio_c_modify_window_vs_1"] = res["c_modify_ops_per_s"] / res["c_modify1_ops_per_s"]
 
         # ---- notify latency across processes, idle CPU -----------------------------------------
         log("notify latency (two processes)")
@@ -413,6 +422,10 @@ def table(res: dict) -> str:
         ("Writes and notifications", None),
         ("  durable profile updates/s (tim_py)", "modify_ops_per_s"),
         ("  durable profile updates/s (C)", "c_modify_ops_per_s"),
+        ("  durable profile updates/s (tim_py), one at a time", "modify1_ops_per_s"),
+        ("  durable profile updates/s (C), one at a time", "c_modify1_ops_per_s"),
+        ("  ratio in flight / one at a time (tim_py)", "ratio_modify_window_vs_1"),
+        ("  ratio in flight / one at a time (C)", "ratio_c_modify_window_vs_1"),
         ("  notify latency ms p50 / p99", ("notify_latency_ms_p50", "notify_latency_ms_p99")),
         ("    sender's own call (commit) ms p50 / p99", ("notify_sender_ack_ms_p50", "notify_sender_ack_ms_p99")),
         ("  idle CPU of a logged-in process (%)", "idle_cpu_percent"),

@@ -131,3 +131,78 @@ def test_kill_while_writing(tmp_path):
     print(f"\ncrash: {KILLS} kills ({killed_writing} while writing), {acked_total} acknowledged writes, "
           f"last counter {last_acked}, integrity ok every time")
     assert killed_writing >= KILLS // 2
+
+
+WRITER64 = r"""
+import sys, collections, tim_py
+data_dir = sys.argv[1]
+t = tim_py.TIM(%d, data_dir)
+t.login("writer64", "sig").result(10)
+n = int(t.get_my_profile().result(10).nick or "0")
+print("start", n, flush=True)
+inflight = collections.deque()
+while True:
+    while len(inflight) < 64:
+        n += 1
+        inflight.append((n, t.update_my_profile(nick=str(n), self_signature=str(n))))
+    v, f = inflight.popleft()
+    f.result(10)
+    print(v, flush=True)
+""" % APP
+
+
+def test_kill_with_64_in_flight(tmp_path):
+    """64 updates in flight (committed in groups): no acknowledged write is lost."""
+    rnd = random.Random(int(os.environ.get("TIM_CRASH_SEED", "0")) or None)
+    data_dir = tmp_path / "store64"
+    db_path = data_dir / f"timref-{APP}.db"
+    last_acked = 0
+    killed_writing = 0
+    kills = max(10, KILLS // 2)
+    for k in range(kills):
+        p = subprocess.Popen([sys.executable, "-c", WRITER64, str(data_dir)], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, cwd=str(ROOT))
+        acked = []
+        start = []
+
+        def reader():
+            for line in p.stdout:
+                w = line.split()
+                if w and w[0] == "start":
+                    start.append(int(w[1]))
+                elif w:
+                    acked.append(int(w[0]))
+
+        th = threading.Thread(target=reader)
+        th.start()
+        t0 = time.monotonic()
+        while not acked and p.poll() is None and time.monotonic() - t0 < 30:
+            time.sleep(0.001)
+        time.sleep(rnd.uniform(0.0, 0.1))  # in the middle of writing, 64 in flight
+        p.send_signal(signal.SIGKILL)
+        p.wait(30)
+        th.join(30)
+        err = p.stderr.read()
+        p.stderr.close()
+        assert p.returncode == -signal.SIGKILL, (k, p.returncode, err[-2000:])
+        if start:
+            assert start[0] >= last_acked, (k, start[0], last_acked)
+        if acked:
+            killed_writing += 1
+            assert acked == list(range(acked[0], acked[0] + len(acked))), "acknowledged out of order"
+            last_acked = acked[-1]
+        con = sqlite3.connect(str(db_path), timeout=10)
+        try:
+            (check,) = con.execute("PRAGMA integrity_check").fetchone()
+            row = con.execute("SELECT nick, signature FROM account WHERE id = 'writer64'").fetchone()
+        finally:
+            con.close()
+        assert check == "ok", (k, check)
+        assert row is not None
+        nick, sig = row
+        assert nick == sig, (k, "fields written together were split", nick, sig)
+        stored = int(nick or "0")
+        assert stored >= last_acked, (k, "an acknowledged write was lost", stored, last_acked)
+        assert stored <= last_acked + 64, (k, "more writes than were in flight", stored, last_acked)
+        last_acked = stored
+    assert killed_writing >= kills // 2

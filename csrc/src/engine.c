@@ -58,6 +58,36 @@ bool tr_engine_running(void) {
     return running;
 }
 
+/* Run one job (not a sync one): its outcome goes to r. */
+static void run_job(tr_job* j, tr_result* r) {
+    if (j->pre_code) {
+        r->code = j->pre_code;
+        snprintf(r->desc, sizeof r->desc, "%s",
+                 j->pre_code == ERR_SDK_COMM_INTERRUPT ? "interrupted by TIMUninit"
+                 : j->pre_code == ERR_SDK_NET_PKG_SIZE_LIMIT ? "request larger than 1 MiB"
+                                                              : "refused");
+    } else if ((j->needs & TR_NEED_INIT) && !tr_g.initialized) {
+        tr_fail(r, ERR_SDK_NOT_INITIALIZED, "not initialized");
+    } else {
+        /* Other processes' commits first: a kick read here ends the session before the
+         * login check. */
+        tr_feed_sync();
+        if ((j->needs & TR_NEED_LOGIN) && !tr_g.logged_in) tr_fail(r, ERR_SDK_NOT_LOGGED_IN, "not login");
+        else j->run(j, r);
+    }
+}
+
+/* Deliver a job's completion and free it. */
+static void complete(tr_job* j, tr_result* r) {
+    if (j->cb) {
+        const char* params = r->json ? r->json : (r->code == ERR_SUCC ? "" : j->err_json);
+        j->cb(r->code, r->desc, params, j->ud);
+    }
+    free(r->json);
+    r->json = NULL;
+    tr_job_free(j);
+}
+
 /* Run one job and deliver its completion. */
 static void process(tr_job* j) {
     if (j->sync_fn) {
@@ -70,31 +100,102 @@ static void process(tr_job* j) {
         return;
     }
     tr_result r = {.code = 0, .desc = "", .json = NULL};
-    const char* err_json = j->err_json;
-    if (j->pre_code) {
-        r.code = j->pre_code;
-        snprintf(r.desc, sizeof r.desc, "%s",
-                 j->pre_code == ERR_SDK_COMM_INTERRUPT ? "interrupted by TIMUninit"
-                 : j->pre_code == ERR_SDK_NET_PKG_SIZE_LIMIT ? "request larger than 1 MiB"
-                                                              : "refused");
-    } else if ((j->needs & TR_NEED_INIT) && !tr_g.initialized) {
-        tr_fail(&r, ERR_SDK_NOT_INITIALIZED, "not initialized");
-    } else {
-        /* Other processes' commits first: a kick read here ends the session before the
-         * login check. */
-        tr_feed_sync();
-        if ((j->needs & TR_NEED_LOGIN) && !tr_g.logged_in) tr_fail(&r, ERR_SDK_NOT_LOGGED_IN, "not login");
-        else j->run(j, &r);
-    }
+    run_job(j, &r);
     /* Events this job caused go first: when a call completes, what it set off
      * in this process has been delivered. */
     tr_feed_run();
-    if (j->cb) {
-        const char* params = r.json ? r.json : (r.code == ERR_SUCC ? "" : err_json);
-        j->cb(r.code, r.desc, params, j->ud);
+    complete(j, &r);
+}
+
+/*
+ * Group commit.  When a write job is taken and more are queued behind it, the
+ * consecutive queued writes (at most BATCH_MAX) run in one transaction of the
+ * store (tr_store_batch_begin: each job's own transaction becomes a savepoint,
+ * so a failing job undoes only its own part), which is committed once (one
+ * fsync) before any of them completes.  Then, in order, each job's events and
+ * its completion, as if they had run one by one.  When that commit fails, no
+ * write of the batch was kept: each job that had succeeded reports the store
+ * failure.  Only writes that call nobody back while they run (and the reads
+ * between them) are batched; any
+ * other job (init, uninit, login, logout, the feed's, interrupted ones) ends
+ * the batch before it.
+ */
+#define BATCH_MAX 64
+
+static bool batch_write(const tr_job* j) {
+    return j && !j->sync_fn && !j->pre_code && j->cb &&
+           (j->run == tr_job_modify_profile || j->run == tr_job_set_self_status);
+}
+
+/* What may join a batch a write opened: the writes, and the profile read tim_py's
+ * update_my_profile queues behind each of them (it sees the batch's earlier writes:
+ * same transaction, and the caches forget what each job changed). */
+static bool batchable(const tr_job* j) {
+    return batch_write(j) || (j && !j->sync_fn && !j->pre_code && j->cb && j->run == tr_job_get_profiles);
+}
+
+typedef struct batch_done {
+    tr_job* j;
+    tr_result r;
+    size_t ev_to; /* the batch's events up to this job's (tr_feed_batch_mark) */
+} batch_done;
+
+/* The committed batch's completions not yet delivered (logic thread only). */
+static batch_done g_done[BATCH_MAX];
+static size_t g_done_n, g_done_i;
+
+/* Deliver, in order, the batch's completions not delivered yet, each after its events.
+ * Reentrant: a completion callback calling TIMUninit delivers the rest first. */
+static void flush_batch(void) {
+    while (g_done_i < g_done_n) {
+        size_t from = g_done_i ? g_done[g_done_i - 1].ev_to : 0;
+        batch_done* d = &g_done[g_done_i++];
+        tr_feed_batch_deliver(from, d->ev_to);
+        complete(d->j, &d->r);
     }
-    free(r.json);
-    tr_job_free(j);
+}
+
+static void run_batch(tr_job* j) {
+    tr_store* st = tr_g.store;
+    tr_feed_sync(); /* other processes' commits first, as before any job */
+    if (tr_store_batch_begin(st) != TR_OK) {
+        process(j);
+        return;
+    }
+    tr_feed_batch_begin();
+    g_done_n = g_done_i = 0;
+    while (j) {
+        batch_done* d = &g_done[g_done_n++];
+        d->j = j;
+        d->r = (tr_result){.code = 0, .desc = "", .json = NULL};
+        run_job(j, &d->r);
+        d->ev_to = tr_feed_batch_mark();
+        j = NULL;
+        if (g_done_n == BATCH_MAX || !tr_g.initialized || tr_g.store != st) break;
+        pthread_mutex_lock(&g_mu);
+        if (batchable(g_head)) {
+            j = g_head;
+            g_head = j->next;
+            if (!g_head) g_tail = NULL;
+        }
+        pthread_mutex_unlock(&g_mu);
+    }
+    int rc = tr_store_batch_commit(st);
+    if (rc == TR_OK) {
+        tr_feed_batch_commit();
+    } else {
+        tr_result e = {.code = 0, .desc = "", .json = NULL};
+        tr_store_fail(&e, rc); /* before the rollback, which would replace the engine's message */
+        tr_store_batch_rollback(st);
+        tr_feed_batch_abort();
+        for (size_t i = 0; i < g_done_n; i++) {
+            if (g_done[i].r.code != ERR_SUCC) continue; /* its own failure stands */
+            free(g_done[i].r.json);
+            g_done[i].r = e;
+        }
+    }
+    flush_batch();
+    tr_feed_batch_done();
 }
 
 static void* logic_main(void* unused) {
@@ -111,8 +212,10 @@ static void* logic_main(void* unused) {
         }
         g_head = j->next;
         if (!g_head) g_tail = NULL;
+        bool batch = batch_write(j) && batchable(g_head); /* a batch starts with a write */
         pthread_mutex_unlock(&g_mu);
-        process(j);
+        if (batch && tr_g.initialized && tr_g.store) run_batch(j);
+        else process(j);
         tr_feed_run();
     }
     return NULL;
@@ -171,6 +274,8 @@ void tr_interrupt_pending(void) {
 }
 
 void tr_drain_interrupted(void) {
+    /* A committed batch's completions come first: they were queued before. */
+    flush_batch();
     /* Complete, in order, every queued job marked interrupted. */
     for (;;) {
         pthread_mutex_lock(&g_mu);

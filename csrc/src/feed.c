@@ -154,30 +154,101 @@ void tr_feed_sync(void) {
     tr_feed_run();
 }
 
+/* Drop the caches of the users these events changed (all of them when the read was partial). */
+static void forget(const ev_list* l, size_t from, bool partial) {
+    if (partial) {
+        /* Could not read every event (or fell behind the log): trust nothing cached. */
+        tr_profile_cache_reset();
+        tr_status_cache_reset();
+    }
+    for (size_t i = from; i < l->n; i++) {
+        if (l->v[i].type == TR_EVT_PROFILE) tr_profile_cache_forget(l->v[i].id);
+        else tr_status_cache_forget(l->v[i].id);
+    }
+}
+
+/* Deliver events [from, to) of l to this session's callbacks. */
+static void deliver(const ev_list* l, size_t from, size_t to, unsigned gen) {
+    /* A callback may log out, uninit or init again: check before each one. */
+    for (size_t i = from; i < to && tr_g.initialized && tr_g.logged_in && gen == g_generation; i++) {
+        if (l->v[i].type == TR_EVT_PROFILE) fire_profile(&l->v[i]);
+        else if (l->v[i].type == TR_EVT_KICK) kick_self(&l->v[i]);
+        else fire_status(&l->v[i]);
+    }
+}
+
+static void ev_list_free(ev_list* l) {
+    for (size_t i = 0; i < l->n; i++) free(l->v[i].data);
+    free(l->v);
+    memset(l, 0, sizeof *l);
+}
+
+/* ---- group commit: a batch's events ----------------------------------------------------
+ * While a batch's transaction is open nothing is delivered (nothing is durable yet); the
+ * events each job commits to the batch are read at once into g_pend, so that the caches
+ * forget the users they change (a later job of the batch reads what the earlier wrote),
+ * and delivered after the batch's commit, each job's before its completion. */
+static bool g_batch;
+static ev_list g_pend;
+static int64_t g_bseq; /* the batch's reading position; g_seq moves to it at commit */
+static unsigned g_bgen; /* the generation the batch committed in */
+
+static void batch_scan(void) {
+    if (!g_dirty || !tr_g.initialized || !tr_g.store) return;
+    g_dirty = false;
+    size_t from = g_pend.n;
+    bool gap = false;
+    int rc = tr_store_event_scan(tr_g.store, &g_bseq, collect, &g_pend, &gap);
+    forget(&g_pend, from, rc != TR_OK || g_pend.oom || gap);
+}
+
+void tr_feed_batch_begin(void) {
+    g_batch = true;
+    g_bseq = g_seq;
+}
+
+size_t tr_feed_batch_mark(void) {
+    batch_scan();
+    return g_pend.n;
+}
+
+void tr_feed_batch_commit(void) {
+    batch_scan();
+    g_batch = false;
+    g_seq = g_bseq;
+    g_bgen = g_generation;
+}
+
+void tr_feed_batch_abort(void) {
+    /* The batch's transaction was rolled back: its events are gone, and the caches
+     * may hold what only it had written. */
+    g_batch = false;
+    g_dirty = false;
+    ev_list_free(&g_pend);
+    tr_profile_cache_reset();
+    tr_status_cache_reset();
+}
+
+void tr_feed_batch_deliver(size_t from, size_t to) {
+    if (to > g_pend.n) to = g_pend.n;
+    deliver(&g_pend, from, to, g_bgen);
+}
+
+void tr_feed_batch_done(void) { ev_list_free(&g_pend); }
+
 void tr_feed_run(void) {
+    if (g_batch) {
+        batch_scan();
+        return;
+    }
     if (!g_dirty || !tr_g.initialized || !tr_g.store) return;
     g_dirty = false;
     ev_list l = {0};
     bool gap = false;
     int rc = tr_store_event_scan(tr_g.store, &g_seq, collect, &l, &gap);
-    if (rc != TR_OK || l.oom || gap) {
-        /* Could not read every event (or fell behind the log): trust nothing cached. */
-        tr_profile_cache_reset();
-        tr_status_cache_reset();
-    }
-    for (size_t i = 0; i < l.n; i++) {
-        if (l.v[i].type == TR_EVT_PROFILE) tr_profile_cache_forget(l.v[i].id);
-        else tr_status_cache_forget(l.v[i].id);
-    }
-    unsigned gen = g_generation;
-    /* A callback may log out, uninit or init again: check before each one. */
-    for (size_t i = 0; i < l.n && tr_g.initialized && tr_g.logged_in && gen == g_generation; i++) {
-        if (l.v[i].type == TR_EVT_PROFILE) fire_profile(&l.v[i]);
-        else if (l.v[i].type == TR_EVT_KICK) kick_self(&l.v[i]);
-        else fire_status(&l.v[i]);
-    }
-    for (size_t i = 0; i < l.n; i++) free(l.v[i].data);
-    free(l.v);
+    forget(&l, 0, rc != TR_OK || l.oom || gap);
+    deliver(&l, 0, l.n, g_generation);
+    ev_list_free(&l);
 }
 
 /* ---- watcher ------------------------------------------------------------------ */

@@ -4,6 +4,7 @@
  * snapshot an event carries, and the records' helpers.  The engines are in
  * store_<engine>.c.
  */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,14 +23,82 @@ int tr_store_open(tr_store** out, uint64_t app_id, const tr_store_config* cfg, c
  * users' cached entries, before the job completes), and the engine wakes the
  * other processes.  Writers do nothing more.
  */
+static atomic_ulong g_commits;
+
+unsigned long tr_store_commits(void) { return atomic_load(&g_commits); }
+
+int tr_store_begin(tr_store* st) {
+    st->txn_events = false;
+    if (!st->batch) return st->ops->begin(st);
+    if (st->sp_open) return TR_EIO; /* a job's begin inside its own open savepoint: a bug */
+    int rc = st->ops->savepoint(st);
+    st->sp_open = rc == TR_OK;
+    return rc;
+}
+
 int tr_store_commit(tr_store* st) {
     bool events = st->txn_events;
+    if (st->batch) {
+        if (!st->sp_open) return TR_EIO;
+        int rc = st->ops->release(st);
+        if (rc == TR_OK) {
+            st->sp_open = false;
+            st->txn_events = false;
+            if (events) {
+                st->batch_events = true;
+                tr_feed_mark(); /* feed.c reads them now for its caches, delivers them after the batch */
+            }
+        }
+        return rc;
+    }
     int rc = st->ops->commit(st, events);
+    if (rc == TR_OK) atomic_fetch_add(&g_commits, 1);
     if (rc == TR_OK && events) {
         st->txn_events = false;
         tr_feed_mark();
     }
     return rc;
+}
+
+void tr_store_rollback(tr_store* st) {
+    st->txn_events = false;
+    if (!st->batch) {
+        st->ops->rollback(st);
+        return;
+    }
+    if (st->sp_open) st->ops->rollback_to(st);
+    st->sp_open = false;
+}
+
+int tr_store_batch_begin(tr_store* st) {
+    st->txn_events = false;
+    st->batch_events = false;
+    st->sp_open = false;
+    int rc = st->ops->begin(st);
+    st->batch = rc == TR_OK;
+    return rc;
+}
+
+int tr_store_batch_commit(tr_store* st) {
+    if (st->sp_open) { /* a job left its savepoint open: undo its part */
+        st->ops->rollback_to(st);
+        st->sp_open = false;
+    }
+    int rc = st->ops->commit(st, st->batch_events);
+    if (rc == TR_OK) {
+        atomic_fetch_add(&g_commits, 1);
+        st->batch = false;
+        st->batch_events = false;
+    }
+    return rc;
+}
+
+void tr_store_batch_rollback(tr_store* st) {
+    st->ops->rollback(st);
+    st->batch = false;
+    st->sp_open = false;
+    st->batch_events = false;
+    st->txn_events = false;
 }
 
 /* The user's state as the transaction now sees it, as JSON text (NULL: no account). */

@@ -118,6 +118,11 @@ struct tr_store {
      * memory): this connection is the only writer and none of that happens. */
     bool shared;
     bool txn_events; /* the open transaction added change events */
+    /* Group commit (store.c, tr_store_batch_*): while a batch is open, begin /
+     * commit / rollback work on a savepoint inside the batch's one transaction. */
+    bool batch;        /* a batch transaction is open */
+    bool sp_open;      /* a job's savepoint is open inside it */
+    bool batch_events; /* a released savepoint added change events */
 };
 
 struct tr_store_ops {
@@ -147,6 +152,16 @@ struct tr_store_ops {
     int (*commit)(tr_store* st, bool wake);
     /* Roll the open transaction back; nothing when none is open. */
     void (*rollback)(tr_store* st);
+    /*
+     * Savepoints inside the open transaction (group commit: one job's part of a
+     * batch).  savepoint opens one (TR_EIO when no transaction is open any more,
+     * e.g. the engine rolled it back after an error); release keeps its changes
+     * in the transaction (nothing is durable before commit); rollback_to undoes
+     * its changes only and closes it.
+     */
+    int (*savepoint)(tr_store* st);
+    int (*release)(tr_store* st);
+    void (*rollback_to)(tr_store* st);
 
     /* ---- accounts ---- */
     /* Create the account (empty profile, status UnLogined) when missing; *created
@@ -260,10 +275,8 @@ static inline void tr_store_close(tr_store* st) {
 }
 static inline const char* tr_store_errmsg(tr_store* st) { return st ? st->ops->errmsg(st) : "no store"; }
 
-static inline int tr_store_begin(tr_store* st) {
-    st->txn_events = false;
-    return st->ops->begin(st);
-}
+/* BEGIN; inside a batch, a savepoint of the batch's transaction.  (store.c) */
+int tr_store_begin(tr_store* st);
 /*
  * COMMIT.  The one after-commit path: when the transaction added events
  * (tr_store_event_add), the feed is marked (its events reach this process's
@@ -271,10 +284,23 @@ static inline int tr_store_begin(tr_store* st) {
  * other processes.  Writers use tr_commit.  (store.c)
  */
 int tr_store_commit(tr_store* st);
-static inline void tr_store_rollback(tr_store* st) {
-    st->txn_events = false;
-    st->ops->rollback(st);
-}
+/* ROLLBACK; inside a batch, back to the job's savepoint only.  (store.c) */
+void tr_store_rollback(tr_store* st);
+
+/*
+ * Group commit.  batch_begin opens one write transaction (begin) in which the
+ * following jobs run: each job's begin / commit / rollback becomes a savepoint,
+ * its release, its rollback.  batch_commit commits them all at once, durably
+ * (one commit, one fsync), waking the others when any job added events; on
+ * failure nothing of the batch is kept (the caller then calls batch_rollback).
+ * The feed is not marked by a batch: feed.c reads the batch's events itself
+ * (tr_feed_batch_*).
+ */
+int tr_store_batch_begin(tr_store* st);
+int tr_store_batch_commit(tr_store* st);
+void tr_store_batch_rollback(tr_store* st);
+/* For tests: how many real commits (durable transactions) succeeded so far. */
+unsigned long tr_store_commits(void);
 
 static inline int tr_store_account_ensure(tr_store* st, const char* id, bool* created) {
     return st->ops->account_ensure(st, id, created);

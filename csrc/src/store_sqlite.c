@@ -25,7 +25,7 @@
 #include "tr_internal.h"
 
 enum {
-    Q_BEGIN, Q_COMMIT, Q_ROLLBACK, Q_READ_BEGIN,
+    Q_BEGIN, Q_COMMIT, Q_ROLLBACK, Q_READ_BEGIN, Q_SAVEPOINT, Q_RELEASE, Q_ROLLBACK_TO,
     Q_ACC_INSERT, Q_ACC_EXISTS, Q_ACC_DELETE, Q_ACC_DEL_SESSIONS, Q_ACC_KICK, Q_ACC_KICKED,
     Q_PROF_LOAD, Q_PROF_SAVE,
     Q_STATUS_LOAD, Q_STATUS_SET, Q_STATUS_SET_TYPE, Q_DEVICES,
@@ -40,6 +40,9 @@ static const char* const k_sql[Q_COUNT] = {
     [Q_COMMIT] = "COMMIT",
     [Q_ROLLBACK] = "ROLLBACK",
     [Q_READ_BEGIN] = "BEGIN",
+    [Q_SAVEPOINT] = "SAVEPOINT job",
+    [Q_RELEASE] = "RELEASE job",
+    [Q_ROLLBACK_TO] = "ROLLBACK TO job",
     [Q_ACC_INSERT] = "INSERT OR IGNORE INTO account(id, created) VALUES (?1, ?2)",
     [Q_ACC_EXISTS] = "SELECT 1 FROM account WHERE id = ?1",
     [Q_ACC_DELETE] = "DELETE FROM account WHERE id = ?1",
@@ -393,6 +396,24 @@ static int sq_commit(tr_store* base, bool wake) {
 static void sq_rollback(tr_store* base) {
     sq_store* st = SQ(base);
     if (!sqlite3_get_autocommit(st->db)) exec_q(st->q[Q_ROLLBACK]);
+}
+
+/* A savepoint only inside the batch's transaction: outside one, SQLite would open a
+ * transaction of its own, and its release would commit on its own. */
+static int sq_savepoint(tr_store* base) {
+    sq_store* st = SQ(base);
+    if (sqlite3_get_autocommit(st->db)) return TR_EIO;
+    return exec_q(st->q[Q_SAVEPOINT]);
+}
+
+static int sq_release(tr_store* base) {
+    return exec_q(SQ(base)->q[Q_RELEASE]);
+}
+
+static void sq_rollback_to(tr_store* base) {
+    sq_store* st = SQ(base);
+    if (sqlite3_get_autocommit(st->db)) return; /* the whole transaction is gone already */
+    if (exec_q(st->q[Q_ROLLBACK_TO]) == TR_OK) exec_q(st->q[Q_RELEASE]);
 }
 
 static int sq_account_ensure(tr_store* base, const char* id, bool* created) {
@@ -819,6 +840,9 @@ static const struct tr_store_ops k_sqlite_ops = {
     .begin = sq_begin,
     .commit = sq_commit,
     .rollback = sq_rollback,
+    .savepoint = sq_savepoint,
+    .release = sq_release,
+    .rollback_to = sq_rollback_to,
     .account_ensure = sq_account_ensure,
     .account_exists = sq_account_exists,
     .account_delete = sq_account_delete,

@@ -351,6 +351,16 @@ bool tr_sublist_has(const tr_sublist* l, const char* id);
 void tr_feed_mark(void);
 /* Deliver pending events (logic thread; after each job). */
 void tr_feed_run(void);
+/* Group commit (engine.c): while a batch is open, events are read for the caches only;
+ * mark: how many of the batch's events there are after the job just run; after the
+ * batch's commit, deliver [from, to) before each job's completion, then done; abort
+ * when the batch was rolled back. */
+void tr_feed_batch_begin(void);
+size_t tr_feed_batch_mark(void);
+void tr_feed_batch_commit(void);
+void tr_feed_batch_abort(void);
+void tr_feed_batch_deliver(size_t from, size_t to);
+void tr_feed_batch_done(void);
 /*
  * Before a job: if another process committed since the feed last looked,
  * read its events now, so the job sees (and the caches hold) every write

@@ -10,7 +10,10 @@
  * argument to play the other processes.
  */
 #include <dirent.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
+#include <time.h>
 #include <spawn.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -50,6 +53,19 @@ static void kill_self_cb(int32_t code, const char* desc, const char* json, const
     if (code == 0) kill(getpid(), SIGKILL);
     fprintf(stderr, "child-durable: modify failed with %d\n", (int)code);
     _exit(3);
+}
+
+/* child-durable64: 64 modifies queued at once; SIGKILL inside the 64th completion. */
+static int g_d64_seen;
+static void kill64_cb(int32_t code, const char* desc, const char* json, const void* ud) {
+    (void)desc;
+    (void)json;
+    int i = (int)(intptr_t)ud;
+    if (code != 0 || i != g_d64_seen) {
+        fprintf(stderr, "child-durable64: modify %d completed %d-th with %d\n", i, g_d64_seen, (int)code);
+        _exit(3);
+    }
+    if (++g_d64_seen == 64) kill(getpid(), SIGKILL);
 }
 
 static int child_main(const char* mode, const char* dir) {
@@ -100,6 +116,16 @@ static int child_main(const char* mode, const char* dir) {
         if (TIMProfileModifySelfUserProfile("{\"user_profile_item_nick_name\":\"Durable\"}", kill_self_cb, NULL) !=
             TIM_SUCC)
             return 4;
+        th_sleep_ms(10000);
+        return 5;
+    } else if (!strcmp(mode, "child-durable64")) {
+        TU_LOGIN_OK("k64");
+        fflush(NULL);
+        for (int i = 0; i < 64; i++) {
+            char arg[128];
+            snprintf(arg, sizeof arg, "{\"user_profile_item_nick_name\":\"D%d\"}", i);
+            if (TIMProfileModifySelfUserProfile(arg, kill64_cb, (const void*)(intptr_t)i) != TIM_SUCC) return 4;
+        }
         th_sleep_ms(10000);
         return 5;
     } else {
@@ -290,6 +316,45 @@ static void test_processes(const char* dir, const char* cfg, tu_ev* ev_st, tu_ev
     CHECK_STR(tu_jstr(p, "user_profile_nick_name"), "Durable");
     json_decref(p);
 
+    /* 64 writes queued at once (committed together): every acknowledged one is in the
+     * store after a kill inside the last completion, each with its event */
+    pid = tu_spawn_child("child-durable64", dir, NULL);
+    st = tu_wait_child(pid, 60000);
+    th_check(st != -1 && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, __FILE__, __LINE__,
+             "child-durable64 was killed in its 64th callback", "wait status %d", st);
+    p = TU_PROFILE("k64", 0);
+    CHECK_STR(tu_jstr(p, "user_profile_nick_name"), "D63");
+    json_decref(p);
+    {
+        char* dbpath = NULL;
+        if (asprintf(&dbpath, "%s/timref-%d.db", dir, APPID) < 0) abort();
+        sqlite3* db = NULL;
+        CHECK_INT(sqlite3_open(dbpath, &db), SQLITE_OK);
+        sqlite3_busy_timeout(db, 5000);
+        for (int i = 0; i < 64; i++) {
+            sqlite3_stmt* q = NULL;
+            char nick[16];
+            snprintf(nick, sizeof nick, "D%d", i);
+            CHECK_INT(sqlite3_prepare_v2(db,
+                                         "SELECT count(*) FROM event WHERE type = 1 AND user_id = 'k64' AND "
+                                         "json_extract(data, '$.user_profile_nick_name') = ?1",
+                                         -1, &q, NULL),
+                      SQLITE_OK);
+            sqlite3_bind_text(q, 1, nick, -1, SQLITE_TRANSIENT);
+            CHECK_INT(sqlite3_step(q), SQLITE_ROW);
+            th_check(sqlite3_column_int(q, 0) == 1, __FILE__, __LINE__, "acknowledged write stored", "%s: %d", nick,
+                     sqlite3_column_int(q, 0));
+            sqlite3_finalize(q);
+        }
+        sqlite3_stmt* q = NULL;
+        CHECK_INT(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &q, NULL), SQLITE_OK);
+        CHECK_INT(sqlite3_step(q), SQLITE_ROW);
+        CHECK_STR((const char*)sqlite3_column_text(q, 0), "ok");
+        sqlite3_finalize(q);
+        sqlite3_close(db);
+        free(dbpath);
+    }
+
     /* this process's own state is intact */
     CHECK_INT(TIMGetLoginStatus(), kTIMLoginStatus_Logined);
     TU_EXPECT_STATUS_TYPE("p3", 1);
@@ -298,6 +363,152 @@ static void test_processes(const char* dir, const char* cfg, tu_ev* ev_st, tu_ev
     TIMSetUserStatusChangedCallback(NULL, NULL);
     TIMSetUserInfoChangedCallback(NULL, NULL);
     CHECK(CHECK_FILE_MODES(dir) >= 1);
+}
+
+/* ---------------------------------------------------------------------------
+ * group commit: the writes queued together are committed together
+ * ------------------------------------------------------------------------- */
+
+unsigned long tr_store_commits(void); /* store.c, for tests */
+
+typedef struct gc_log {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int go, n_done;
+    char entries[512][48]; /* "E:<nick>" for a self-info event, "C<i>:<code>" for a completion */
+    int n;
+} gc_log;
+
+static void gc_add(gc_log* g, const char* text) {
+    pthread_mutex_lock(&g->mu);
+    if (g->n < 512) snprintf(g->entries[g->n++], sizeof g->entries[0], "%s", text);
+    pthread_mutex_unlock(&g->mu);
+}
+
+static void gc_self_cb(const char* json, const void* ud) {
+    json_t* p = tu_parse(json);
+    char e[48];
+    const char* nick = p ? tu_jstr(p, "user_profile_nick_name") : NULL;
+    snprintf(e, sizeof e, "E:%s", nick ? nick : "?");
+    json_decref(p);
+    gc_add((gc_log*)ud, e);
+}
+
+/* The blocker: holds the logic thread until everything is queued. */
+static void gc_block_cb(int32_t code, const char* desc, const char* json, const void* ud) {
+    (void)code;
+    (void)desc;
+    (void)json;
+    gc_log* g = (gc_log*)ud;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += 10;
+    pthread_mutex_lock(&g->mu);
+    while (!g->go)
+        if (pthread_cond_timedwait(&g->cv, &g->mu, &ts) != 0) break;
+    pthread_mutex_unlock(&g->mu);
+}
+
+typedef struct gc_call {
+    gc_log* g;
+    int i;
+} gc_call;
+
+static void gc_done_cb(int32_t code, const char* desc, const char* json, const void* ud) {
+    (void)desc;
+    (void)json;
+    const gc_call* c = (const gc_call*)ud;
+    char e[48];
+    snprintf(e, sizeof e, "C%d:%d", c->i, (int)code);
+    gc_add(c->g, e);
+    pthread_mutex_lock(&c->g->mu);
+    c->g->n_done++;
+    pthread_cond_broadcast(&c->g->cv);
+    pthread_mutex_unlock(&c->g->mu);
+}
+
+/* Queue args[0..n) behind a blocker, release it, wait for every completion; returns the
+ * number of store commits they took. */
+static unsigned long gc_run(gc_log* g, char** args, int n, gc_call* calls) {
+    g->go = 0;
+    g->n_done = 0;
+    g->n = 0;
+    CHECK_INT(TIMGetUserStatus("[\"gc\"]", gc_block_cb, g), TIM_SUCC);
+    unsigned long c0 = tr_store_commits();
+    for (int i = 0; i < n; i++) {
+        calls[i].g = g;
+        calls[i].i = i;
+        CHECK_INT(TIMProfileModifySelfUserProfile(args[i], gc_done_cb, &calls[i]), TIM_SUCC);
+    }
+    pthread_mutex_lock(&g->mu);
+    g->go = 1;
+    pthread_cond_broadcast(&g->cv);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += 30;
+    while (g->n_done < n)
+        if (pthread_cond_timedwait(&g->cv, &g->mu, &ts) != 0) break;
+    int done = g->n_done;
+    pthread_mutex_unlock(&g->mu);
+    CHECK_INT(done, n);
+    return tr_store_commits() - c0;
+}
+
+static void test_group_commit(const char* dir) {
+    char* cfg = config_for(dir);
+    CHECK_INT(TIMInit(APPID, cfg), TIM_SUCC);
+    free(cfg);
+    TU_LOGIN_OK("gc");
+    static gc_log g;
+    static gc_call calls[64];
+    pthread_mutex_init(&g.mu, NULL);
+    pthread_cond_init(&g.cv, NULL);
+    TIMSetSelfInfoUpdatedCallback(gc_self_cb, &g);
+
+    /* 64 modifies queued at once: all acknowledged, in order, in far fewer commits */
+    char* args[64];
+    for (int i = 0; i < 64; i++) {
+        char a[96];
+        snprintf(a, sizeof a, "{\"user_profile_item_nick_name\":\"N%d\"}", i);
+        args[i] = tu_strdup(a);
+    }
+    unsigned long commits = gc_run(&g, args, 64, calls);
+    th_check(commits >= 1 && commits <= 4, __FILE__, __LINE__, "64 writes in a few commits", "%lu commits",
+             commits);
+    /* each write's event before its completion, in order */
+    CHECK_INT(g.n, 128);
+    for (int i = 0; i < 64 && g.n == 128; i++) {
+        char e[48], c[48];
+        snprintf(e, sizeof e, "E:N%d", i);
+        snprintf(c, sizeof c, "C%d:0", i);
+        CHECK_STR(g.entries[2 * i], e);
+        CHECK_STR(g.entries[2 * i + 1], c);
+    }
+    json_t* p = TU_PROFILE("gc", 0);
+    CHECK_STR(tu_jstr(p, "user_profile_nick_name"), "N63");
+    json_decref(p);
+    for (int i = 0; i < 64; i++) free(args[i]);
+
+    /* a failing job in the middle fails alone; the later jobs read the earlier writes */
+    char* mixed[] = {
+        "{\"user_profile_item_nick_name\":\"M0\"}",
+        "{\"user_profile_item_self_signature\":\"sig\"}",
+        "{\"user_profile_item_nick_name\":\"M2\",\"user_profile_item_gender\":99}",
+        "{\"user_profile_item_nick_name\":\"M3\"}",
+    };
+    commits = gc_run(&g, mixed, 4, calls);
+    th_check(commits == 1, __FILE__, __LINE__, "one commit for the batch", "%lu commits", commits);
+    const char* want[] = {"E:M0", "C0:0", "E:M0", "C1:0", "C2:40605", "E:M3", "C3:0"};
+    CHECK_INT(g.n, 7);
+    for (int i = 0; i < 7 && g.n == 7; i++) CHECK_STR(g.entries[i], want[i]);
+    p = TU_PROFILE("gc", 0);
+    CHECK_STR(tu_jstr(p, "user_profile_nick_name"), "M3");
+    CHECK_STR(tu_jstr(p, "user_profile_self_signature"), "sig");
+    CHECK_INT(tu_jint(p, "user_profile_gender"), 0);
+    json_decref(p);
+
+    TIMSetSelfInfoUpdatedCallback(NULL, NULL);
+    CHECK_INT(TIMUninit(), TIM_SUCC);
 }
 
 static void test_in_memory(void) {
@@ -483,6 +694,11 @@ int main(int argc, char** argv) {
     test_persistence(dir, cfg);
     test_processes(dir, cfg, &ev_st, &ev_info);
     test_bad_snapshots(dir, cfg);
+    {
+        char gdir[4096];
+        snprintf(gdir, sizeof gdir, "%s/gc", base);
+        test_group_commit(gdir);
+    }
     test_in_memory();
     test_bad_path(base);
     test_unsafe_paths(base);
