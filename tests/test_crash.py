@@ -55,6 +55,43 @@ def read_store(db_path):
     return check, row
 
 
+def kill_writer(script, data_dir, pause):
+    """Run a writer child on data_dir, SIGKILL it after ``pause()`` (which may wait for its first
+    acknowledgement), and return (the store's value it started from or None, the values it
+    acknowledged, in order)."""
+    p = subprocess.Popen([sys.executable, "-c", script, str(data_dir)], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, cwd=str(ROOT))
+    acked = []
+    start = []
+
+    def reader():
+        for line in p.stdout:
+            w = line.split()
+            if w and w[0] == "start":
+                start.append(int(w[1]))
+            elif w:
+                acked.append(int(w[0]))
+
+    th = threading.Thread(target=reader)
+    th.start()
+    pause(p, acked)
+    p.send_signal(signal.SIGKILL)
+    p.wait(30)
+    th.join(30)
+    err = p.stderr.read()
+    p.stderr.close()
+    assert p.returncode == -signal.SIGKILL, (p.returncode, err[-2000:])
+    if acked:
+        assert acked == list(range(acked[0], acked[0] + len(acked))), "acknowledged out of order"
+    return (start[0] if start else None), acked
+
+
+def wait_for_ack(p, acked, limit=30):
+    t0 = time.monotonic()
+    while not acked and p.poll() is None and time.monotonic() - t0 < limit:
+        time.sleep(0.001)
+
+
 def test_kill_while_writing(tmp_path):
     rnd = random.Random(int(os.environ.get("TIM_CRASH_SEED", "0")) or None)
     data_dir = tmp_path / "store"
@@ -63,41 +100,20 @@ def test_kill_while_writing(tmp_path):
     acked_total = 0
     killed_writing = 0
     for k in range(KILLS):
-        p = subprocess.Popen([sys.executable, "-c", WRITER, str(data_dir)], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True, cwd=str(ROOT))
-        acked = []
-        start = []
+        def pause(p, acked, k=k):
+            if k % 3 == 0:
+                time.sleep(rnd.uniform(0.0, 0.25))  # anywhere: import, TIMInit, login, first writes
+            else:
+                wait_for_ack(p, acked)
+                time.sleep(rnd.uniform(0.0, 0.05))  # in the middle of writing
 
-        def reader():
-            for line in p.stdout:
-                w = line.split()
-                if w and w[0] == "start":
-                    start.append(int(w[1]))
-                elif w:
-                    acked.append(int(w[0]))
-
-        th = threading.Thread(target=reader)
-        th.start()
-        if k % 3 == 0:
-            time.sleep(rnd.uniform(0.0, 0.25))  # anywhere: import, TIMInit, login, first writes
-        else:
-            t0 = time.monotonic()
-            while not acked and p.poll() is None and time.monotonic() - t0 < 30:
-                time.sleep(0.001)
-            time.sleep(rnd.uniform(0.0, 0.05))  # in the middle of writing
-        p.send_signal(signal.SIGKILL)
-        p.wait(30)
-        th.join(30)
-        err = p.stderr.read()
-        p.stderr.close()
-        assert p.returncode == -signal.SIGKILL, (k, p.returncode, err[-2000:])
-        if start:
+        start, acked = kill_writer(WRITER, data_dir, pause)
+        if start is not None:
             # the child read back what the store held: never behind an acknowledged write
-            assert start[0] >= last_acked, (k, start[0], last_acked)
+            assert start >= last_acked, (k, start, last_acked)
         if acked:
             killed_writing += 1
             acked_total += len(acked)
-            assert acked == list(range(acked[0], acked[0] + len(acked))), "acknowledged out of order"
             last_acked = acked[-1]
         if not db_path.exists():
             assert last_acked == 0
@@ -160,36 +176,15 @@ def test_kill_with_64_in_flight(tmp_path):
     killed_writing = 0
     kills = max(10, KILLS // 2)
     for k in range(kills):
-        p = subprocess.Popen([sys.executable, "-c", WRITER64, str(data_dir)], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True, cwd=str(ROOT))
-        acked = []
-        start = []
+        def pause(p, acked):
+            wait_for_ack(p, acked)
+            time.sleep(rnd.uniform(0.0, 0.1))  # in the middle of writing, 64 in flight
 
-        def reader():
-            for line in p.stdout:
-                w = line.split()
-                if w and w[0] == "start":
-                    start.append(int(w[1]))
-                elif w:
-                    acked.append(int(w[0]))
-
-        th = threading.Thread(target=reader)
-        th.start()
-        t0 = time.monotonic()
-        while not acked and p.poll() is None and time.monotonic() - t0 < 30:
-            time.sleep(0.001)
-        time.sleep(rnd.uniform(0.0, 0.1))  # in the middle of writing, 64 in flight
-        p.send_signal(signal.SIGKILL)
-        p.wait(30)
-        th.join(30)
-        err = p.stderr.read()
-        p.stderr.close()
-        assert p.returncode == -signal.SIGKILL, (k, p.returncode, err[-2000:])
-        if start:
-            assert start[0] >= last_acked, (k, start[0], last_acked)
+        start, acked = kill_writer(WRITER64, data_dir, pause)
+        if start is not None:
+            assert start >= last_acked, (k, start, last_acked)
         if acked:
             killed_writing += 1
-            assert acked == list(range(acked[0], acked[0] + len(acked))), "acknowledged out of order"
             last_acked = acked[-1]
         con = sqlite3.connect(str(db_path), timeout=10)
         try:
