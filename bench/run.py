@@ -7,14 +7,16 @@ Everything is measured in one run on one machine, and the figures that matter
 are the ratios between the contenders taken in that run (absolute numbers
 drift on a shared machine).  Every measurement runs in its own process (the C
 SDK is one per process): the C program bench/c/bench_get.c, tim_py
-(bench/py_bench.py) and a plain ctypes binding (bench/peers/ctypes_tim.py).
-The throughput figures are taken in interleaved rounds (C, tim_py, ctypes,
-C, tim_py, ctypes, ...) and the median of the rounds is reported.
+(bench/py_bench.py), the Python limit (bench/limit.py: the least Python work
+per call through tim_py's own completion queue) and a plain ctypes binding
+(bench/peers/ctypes_tim.py).  The throughput figures are taken in interleaved
+rounds (C, tim_py, limit, ctypes, C, tim_py, limit, ctypes, ...) and the
+median of the rounds is reported.
 
 All contenders drive the same library file: build/native/libtimref.so is
 copied to build/bench/lib/ at the start (so a concurrent rebuild cannot change
 it under the run); the C program links that copy, the ctypes peer loads it,
-and tim_py is pointed at it with TIM_PY_LIBRARY (unless --builtin, which
+and tim_py and the limit are pointed at it with TIM_PY_LIBRARY (unless --builtin, which
 measures tim_py's compiled-in timref instead).
 
 See docs/bench.md for what each figure means.
@@ -74,6 +76,14 @@ TARGETS = [
     ("target_futures_2_5x_ctypes", "futures >= 2.5x ctypes (single gets)", "ratio_py_sync_vs_ctypes_get1", ">=", 2.5),
     ("target_async_get100_0_4_of_c", "asyncio batches of 100 >= 0.4 of C (profiles/s)",
      "ratio_py_async_get100_vs_c", ">=", 0.4),
+    ("target_py_async_get1_0_8_of_limit", "asyncio >= 0.8 of the Python limit (single gets)",
+     "ratio_py_async_get1_vs_limit", ">=", 0.8),
+    ("target_py_sync_get1_0_8_of_limit", "futures >= 0.8 of the Python limit (single gets)",
+     "ratio_py_sync_get1_vs_limit", ">=", 0.8),
+    ("target_py_async_get100_0_8_of_limit", "asyncio >= 0.8 of the Python limit (gets of 100)",
+     "ratio_py_async_get100_vs_limit", ">=", 0.8),
+    ("target_py_sync_get100_0_8_of_limit", "futures >= 0.8 of the Python limit (gets of 100)",
+     "ratio_py_sync_get100_vs_limit", ">=", 0.8),
     ("target_scale_1m_within_1_5x", "get100 with 1M accounts within 1.5x of 1k", "scale_ratio_1m_over_1k", "<=", 1.5),
     ("target_rss_growth_lt_5mb", "RSS growth < 5 MB over 1M calls", "rss_growth_mb", "<", 5.0),
     ("target_group_commit_5x", "durable updates: 64 in flight >= 5x one at a time (C)",
@@ -159,6 +169,10 @@ class Runner:
         return subprocess.run([self.py, "-c", "import tim_py; print(tim_py.__file__)"], env=self.env,
                               capture_output=True, text=True, check=True).stdout.strip()
 
+    def limit(self, *args) -> dict:
+        """bench/limit.py: the Python limit, on tim_py's compiled module (the same library)."""
+        return self.run([self.py, os.path.join(HERE, "limit.py"), *map(str, args)])
+
     def ctypes(self, *args) -> dict:
         return self.run([self.py, os.path.join(HERE, "peers", "ctypes_tim.py"), LIB, *map(str, args)])
 
@@ -225,6 +239,8 @@ def measure(args: argparse.Namespace) -> dict:
         ("c_get1_ops_per_s", lambda: r.c("get1", S["c_get1_n"], W1, A)["ops_per_s"]),
         ("py_async_get1_ops_per_s", lambda: r.tim_py("get1_async", S["py_get1_n"], W1, A)["ops_per_s"]),
         ("py_sync_get1_ops_per_s", lambda: r.tim_py("get1_sync", S["py_get1_n"], W1, A)["ops_per_s"]),
+        ("limit_async_get1_ops_per_s", lambda: r.limit("get1_async", S["py_get1_n"], W1, A)["ops_per_s"]),
+        ("limit_sync_get1_ops_per_s", lambda: r.limit("get1_sync", S["py_get1_n"], W1, A)["ops_per_s"]),
         ("ctypes_async_get1_ops_per_s", lambda: r.ctypes("get1_async", S["ct_get1_n"], W1, A)["ops_per_s"]),
         ("ctypes_sync_get1_ops_per_s", lambda: r.ctypes("get1_sync", S["ct_get1_n"], W1, A)["ops_per_s"]),
         ("c_get100_profiles_per_s", lambda: r.c("get100", S["c_get100_n"], W100, A)["profiles_per_s"]),
@@ -232,6 +248,10 @@ def measure(args: argparse.Namespace) -> dict:
          lambda: r.tim_py("get100_async", S["py_get100_n"], W100, A)["profiles_per_s"]),
         ("py_sync_get100_profiles_per_s",
          lambda: r.tim_py("get100_sync", S["py_get100_n"], W100, A)["profiles_per_s"]),
+        ("limit_async_get100_profiles_per_s",
+         lambda: r.limit("get100_async", S["py_get100_n"], W100, A)["profiles_per_s"]),
+        ("limit_sync_get100_profiles_per_s",
+         lambda: r.limit("get100_sync", S["py_get100_n"], W100, A)["profiles_per_s"]),
         ("ctypes_async_get100_profiles_per_s",
          lambda: r.ctypes("get100_async", S["ct_get100_n"], W100, A)["profiles_per_s"]),
         ("ctypes_sync_get100_profiles_per_s",
@@ -365,6 +385,12 @@ def measure(args: argparse.Namespace) -> dict:
     res["ratio_py_async_get1_vs_c"] = res["py_async_get1_ops_per_s"] / res["c_get1_ops_per_s"]
     res["ratio_py_async_get100_vs_ctypes"] = (res["py_async_get100_profiles_per_s"]
                                               / res["ctypes_get100_profiles_per_s"])
+    # tim_py as a fraction of the Python limit, flavour for flavour
+    for flavour in ("async", "sync"):
+        res[f"ratio_py_{flavour}_get1_vs_limit"] = (res[f"py_{flavour}_get1_ops_per_s"]
+                                                    / res[f"limit_{flavour}_get1_ops_per_s"])
+        res[f"ratio_py_{flavour}_get100_vs_limit"] = (res[f"py_{flavour}_get100_profiles_per_s"]
+                                                      / res[f"limit_{flavour}_get100_profiles_per_s"])
     ops = {">=": lambda a, b: a >= b, "<=": lambda a, b: a <= b, "<": lambda a, b: a < b}
     for key, _desc, metric, op, bound in TARGETS:
         res[key] = bool(ops[op](res[metric], bound))
@@ -402,6 +428,8 @@ def table(res: dict) -> str:
         ("  C alone", "c_get1_ops_per_s"),
         ("  tim_py AsyncTIM", "py_async_get1_ops_per_s"),
         ("  tim_py TIM (futures)", "py_sync_get1_ops_per_s"),
+        ("  Python limit, asyncio", "limit_async_get1_ops_per_s"),
+        ("  Python limit, futures", "limit_sync_get1_ops_per_s"),
         ("  ctypes (best of the two below)", "ctypes_get1_ops_per_s"),
         ("    ctypes + asyncio", "ctypes_async_get1_ops_per_s"),
         ("    ctypes + futures", "ctypes_sync_get1_ops_per_s"),
@@ -409,6 +437,8 @@ def table(res: dict) -> str:
         ("  C alone", "c_get100_profiles_per_s"),
         ("  tim_py AsyncTIM", "py_async_get100_profiles_per_s"),
         ("  tim_py TIM (futures)", "py_sync_get100_profiles_per_s"),
+        ("  Python limit, asyncio", "limit_async_get100_profiles_per_s"),
+        ("  Python limit, futures", "limit_sync_get100_profiles_per_s"),
         ("  ctypes (best)", "ctypes_get100_profiles_per_s"),
         ("Serial latency, one call at a time (us)", None),
         ("  C alone p50 / p99", ("c_serial_latency_us_p50", "c_serial_latency_us_p99")),
@@ -447,6 +477,10 @@ def table(res: dict) -> str:
         ("  futures / ctypes, single gets", "ratio_py_sync_vs_ctypes_get1"),
         ("  asyncio / C, batches of 100", "ratio_py_async_get100_vs_c"),
         ("  asyncio / C, single gets", "ratio_py_async_get1_vs_c"),
+        ("  tim_py asyncio / limit, single gets", "ratio_py_async_get1_vs_limit"),
+        ("  tim_py futures / limit, single gets", "ratio_py_sync_get1_vs_limit"),
+        ("  tim_py asyncio / limit, batches of 100", "ratio_py_async_get100_vs_limit"),
+        ("  tim_py futures / limit, batches of 100", "ratio_py_sync_get100_vs_limit"),
     ]
     lines = []
     for label, key in rows:

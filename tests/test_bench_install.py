@@ -52,5 +52,13 @@ def test_bench_runs_against_a_plain_install(tmp_path):
     assert res["mode"] == "smoke"
     assert res["tim_py_module"].startswith(str(site)), res["tim_py_module"]
     for key in ("py_async_get1_ops_per_s", "py_sync_get1_ops_per_s", "c_get1_ops_per_s",
-                "ctypes_get1_ops_per_s", "notify_latency_ms_p50"):
+                "ctypes_get1_ops_per_s", "notify_latency_ms_p50",
+                # the Python limit (bench/limit.py) and tim_py as a fraction of it
+                "limit_async_get1_ops_per_s", "limit_sync_get1_ops_per_s",
+                "limit_async_get100_profiles_per_s", "limit_sync_get100_profiles_per_s",
+                "ratio_py_async_get1_vs_limit", "ratio_py_sync_get1_vs_limit",
+                "ratio_py_async_get100_vs_limit", "ratio_py_sync_get100_vs_limit"):
         assert res[key] > 0, key
+    for key in ("target_py_async_get1_0_8_of_limit", "target_py_sync_get1_0_8_of_limit",
+                "target_py_async_get100_0_8_of_limit", "target_py_sync_get100_0_8_of_limit"):
+        assert isinstance(res[key], bool), key  # reported, met or not
