@@ -179,6 +179,22 @@ struct tr_store_ops {
     int (*kick)(tr_store* st, const char* id, int64_t at, json_t** tokens);
     /* The account's last kick time (0: never kicked); TR_NOTFOUND when there is no account. */
     int (*account_kicked)(tr_store* st, const char* id, int64_t* at);
+    /*
+     * List account IDs, appending them as JSON strings to the array `ids`: at
+     * most `limit` of them, in byte order (unsigned bytes compared like memcmp,
+     * a shorter prefix first: SQLite's BINARY collation, PostgreSQL's COLLATE
+     * "C"), each greater than `after` (NULL: from the first account), and each
+     * containing `match` as a substring, case-sensitive, byte for byte (NULL or
+     * "": every account; no wildcards: '%' and '_' are ordinary bytes).  Paging
+     * is by key: the caller passes the last ID of one page as `after` of the
+     * next, so a page costs a range scan of the ID index from `after` (never an
+     * OFFSET), fast with 10^6 accounts.  limit 0 appends nothing.  TR_ENOMEM
+     * when an append fails (ids then holds what was appended before).
+     */
+    int (*account_list)(tr_store* st, const char* after, const char* match, size_t limit, json_t* ids);
+    /* How many accounts contain `match` (the same rule as account_list; NULL or
+     * "": all of them), in *n. */
+    int (*account_count)(tr_store* st, const char* match, int64_t* n);
 
     /* ---- profiles and status ---- */
     /* Load the profile (out is initialized in every case, and cleared on failure);
@@ -312,6 +328,13 @@ static inline int tr_store_kick(tr_store* st, const char* id, int64_t at, json_t
 }
 static inline int tr_store_account_kicked(tr_store* st, const char* id, int64_t* at) {
     return st->ops->account_kicked(st, id, at);
+}
+static inline int tr_store_account_list(tr_store* st, const char* after, const char* match, size_t limit,
+                                        json_t* ids) {
+    return st->ops->account_list(st, after, match, limit, ids);
+}
+static inline int tr_store_account_count(tr_store* st, const char* match, int64_t* n) {
+    return st->ops->account_count(st, match, n);
 }
 static inline int tr_store_profile_load(tr_store* st, const char* id, tr_profile* out) {
     return st->ops->profile_load(st, id, out);

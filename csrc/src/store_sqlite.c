@@ -27,6 +27,7 @@
 enum {
     Q_BEGIN, Q_COMMIT, Q_ROLLBACK, Q_READ_BEGIN, Q_SAVEPOINT, Q_RELEASE, Q_ROLLBACK_TO,
     Q_ACC_INSERT, Q_ACC_EXISTS, Q_ACC_DELETE, Q_ACC_DEL_SESSIONS, Q_ACC_KICK, Q_ACC_KICKED,
+    Q_ACC_LIST, Q_ACC_COUNT,
     Q_PROF_LOAD, Q_PROF_SAVE,
     Q_STATUS_LOAD, Q_STATUS_SET, Q_STATUS_SET_TYPE, Q_DEVICES,
     Q_SESS_ADD, Q_SESS_REMOVE, Q_SESS_REMOVE_SIM, Q_SESS_COUNT, Q_SESS_SLOTS, Q_SESS_OTHERS,
@@ -49,6 +50,11 @@ static const char* const k_sql[Q_COUNT] = {
     [Q_ACC_DEL_SESSIONS] = "DELETE FROM session WHERE user_id = ?1 AND simulated = 1",
     [Q_ACC_KICK] = "UPDATE account SET kicked = ?2 WHERE id = ?1",
     [Q_ACC_KICKED] = "SELECT kicked FROM account WHERE id = ?1",
+    /* A range scan of the primary key (BINARY: byte order) from ?1; instr on blobs is a
+     * byte-exact, case-sensitive substring test ('' matches every id). */
+    [Q_ACC_LIST] = "SELECT id FROM account WHERE id > ?1 "
+                   "AND instr(CAST(id AS BLOB), CAST(?2 AS BLOB)) > 0 ORDER BY id LIMIT ?3",
+    [Q_ACC_COUNT] = "SELECT count(*) FROM account WHERE instr(CAST(id AS BLOB), CAST(?1 AS BLOB)) > 0",
     [Q_PROF_LOAD] = "SELECT nick, gender, face_url, signature, allow_type, location, language, "
                     "birthday, level, role, msg_settings, forbid, custom, last_updated "
                     "FROM account WHERE id = ?1",
@@ -492,6 +498,36 @@ static int sq_account_kicked(tr_store* base, const char* id, int64_t* at) {
     return rc == SQLITE_ROW ? TR_OK : rc == SQLITE_DONE ? TR_NOTFOUND : TR_EIO;
 }
 
+static int sq_account_list(tr_store* base, const char* after, const char* match, size_t limit, json_t* ids) {
+    sq_store* st = SQ(base);
+    if (limit == 0) return TR_OK;
+    sqlite3_stmt* s = st->q[Q_ACC_LIST];
+    sqlite3_bind_text(s, 1, after ? after : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, match ? match : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, limit > INT64_MAX ? INT64_MAX : (sqlite3_int64)limit);
+    int rc = TR_OK, step;
+    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+        const char* id = (const char*)sqlite3_column_text(s, 0);
+        if (json_array_append_new(ids, json_string(id ? id : "")) != 0) {
+            rc = TR_ENOMEM;
+            break;
+        }
+    }
+    if (rc == TR_OK && step != SQLITE_DONE) rc = step == SQLITE_NOMEM ? TR_ENOMEM : TR_EIO;
+    finish(s);
+    return rc;
+}
+
+static int sq_account_count(tr_store* base, const char* match, int64_t* n) {
+    sq_store* st = SQ(base);
+    sqlite3_stmt* s = st->q[Q_ACC_COUNT];
+    sqlite3_bind_text(s, 1, match ? match : "", -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    *n = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+    finish(s);
+    return rc == SQLITE_ROW ? TR_OK : rc == SQLITE_NOMEM ? TR_ENOMEM : TR_EIO;
+}
+
 /* ---- profiles --------------------------------------------------------------- */
 
 /* Parse the stored custom list [[key, value], ...]. */
@@ -848,6 +884,8 @@ static const struct tr_store_ops k_sqlite_ops = {
     .account_delete = sq_account_delete,
     .kick = sq_kick,
     .account_kicked = sq_account_kicked,
+    .account_list = sq_account_list,
+    .account_count = sq_account_count,
     .profile_load = sq_profile_load,
     .profile_save = sq_profile_save,
     .status_load = sq_status_load,
