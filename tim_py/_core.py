@@ -44,6 +44,7 @@ from . import _bridge
 from ._bridge import STEP, next_token, registry
 from ._ffi import ffi, lib
 from .errors import CallInterrupted, NotInitializedError, error_for, error_for_return
+from ._storeurl import is_store_url, redact, scrub
 from .fields import (
     CUSTOM,
     CUSTOM_KEY,
@@ -369,7 +370,8 @@ class _Core:
             if not isinstance(path, str):
                 raise TypeError("data_dir must be a str path, not bytes")
             check_c_str("data_dir", path)
-            config["sdk_config_config_file_path"] = path
+            # a postgresql:// URI puts the world in that database (docs/postgresql.md)
+            config["timref_config_store_url" if is_store_url(path) else "sdk_config_config_file_path"] = path
         if secret_key is not None:
             check_c_str("secret_key", secret_key)
             config["timref_config_secret_key"] = secret_key
@@ -390,6 +392,9 @@ class _Core:
 
         self.sdk_app_id = sdk_app_id
         self.data_dir = config.get("sdk_config_config_file_path")
+        #: the PostgreSQL world's URI, its password shown as *** (None for a directory or memory)
+        url = config.get("timref_config_store_url")
+        self.store_url = redact(url) if url is not None else None
         self._handlers: Dict[str, Tuple[Callable[[Event], Any], ...]] = {n: () for n in EVENT_NAMES}
         # Replaced, never changed in place: the dispatcher iterates it while another
         # thread may add a stream (events()).
@@ -401,7 +406,7 @@ class _Core:
             self.library = library if library is not None else os.environ.get("TIM_PY_LIBRARY") or None
             rc = lib.tp_TIMInit(sdk_app_id, _dumps(config))
             if rc != 0:
-                raise error_for_return(rc, "TIMInit", last_error())
+                raise error_for_return(rc, "TIMInit", scrub(last_error(), url) if url else last_error())
             self._closed = False
             lib.tp_set_event_callbacks(1)
             self._start()
@@ -762,4 +767,5 @@ class _Core:
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
         lib_ = f", library={self.library!r}" if getattr(self, "library", None) else ""
-        return f"<{type(self).__name__} sdk_app_id={self.sdk_app_id}{lib_} {state}>"
+        store = f", store_url={self.store_url!r}" if getattr(self, "store_url", None) else ""
+        return f"<{type(self).__name__} sdk_app_id={self.sdk_app_id}{store}{lib_} {state}>"

@@ -93,7 +93,8 @@ class EventStream(_EventQueue):
 class AsyncTIM(_Core):
     """The IM client for asyncio: the same methods as ``TIM``, returning awaitables.
 
-    ``async with AsyncTIM(sdk_app_id, data_dir) as tim: await tim.login(...)``.
+    ``async with AsyncTIM(sdk_app_id, data_dir) as tim: await tim.login(...)``;
+    ``data_dir`` may be a ``postgresql://`` URI, as for ``TIM``.
     ``await tim.close()`` calls ``TIMUninit``; pending calls then raise
     ``CallInterrupted``.  Handlers given to ``on()`` run on the event loop (a
     coroutine function's coroutine is scheduled as a task).  ``events()`` is an

@@ -132,7 +132,9 @@ class TIM(_Core):
     """The IM client with futures.
 
     ``TIM(sdk_app_id, data_dir=None, *, secret_key=None, device_name=None,
-    custom_profile_keys=None, library=None)`` calls ``TIMInit``; ``close()``
+    custom_profile_keys=None, library=None)`` calls ``TIMInit``; ``data_dir`` is
+    a directory, or a ``postgresql://`` URI for a world in that database (shown
+    without its password as ``store_url``).  ``close()``
     (also on ``with`` exit and at interpreter exit) calls ``TIMUninit``.  One
     open client per process.  Every method returns a ``Future``; a callback
     error code raises from ``future.result()`` as a ``TIMError``.

@@ -1,9 +1,10 @@
 """The world a command works on: its data directory and app, the client on it, and reads.
 
-The data directory and the SDKAppID come from an option or else an environment
-variable; a client is opened on them (its failures become ``CLIError``s), logged
-in as a helper account where reading needs it, and asked for profiles, statuses
-and which accounts exist, in calls of a size the library takes.
+The data directory (or a ``postgresql://`` URI: a world in that database) and the
+SDKAppID come from an option or else an environment variable; a client is opened
+on them (its failures become ``CLIError``s), logged in as a helper account where
+reading needs it, and asked for profiles, statuses and which accounts exist, in
+calls of a size the library takes.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequ
 
 from .. import TIM
 from .._core import UINT64_MAX
+from .._storeurl import is_store_url, redact
 from .._ffi import lib
 from ..errors import TIMError
 from ..types import Profile, UserStatus
@@ -49,17 +51,21 @@ def data_dir(args: argparse.Namespace) -> str:
     if d is None:
         raise CLIError(
             f"no data directory: give --data-dir DIR or set {ENV_DATA_DIR}=DIR "
-            "(the directory every process of the world opens; it is created when missing)", EXIT_USAGE)
+            "(the directory every process of the world opens; it is created when missing; "
+            "or a postgresql:// URI)", EXIT_USAGE)
     return check_dir(d, source)
 
 
 def check_dir(d: str, source: str) -> str:
-    """A data directory: a UTF-8 path (the library takes UTF-8) to a directory, or to nothing yet."""
+    """A data directory: a UTF-8 path (the library takes UTF-8) to a directory, or to nothing yet;
+    or a postgresql:// URI (shown only through :func:`where_shown`)."""
     if not d:
         raise CLIError(f"{source} must not be empty", EXIT_USAGE)
     if not is_utf8(d) or "\x00" in d:
-        raise CLIError(f"{source} must be a UTF-8 path (the library takes UTF-8), got {shown(d)}",
+        raise CLIError(f"{source} must be a UTF-8 path (the library takes UTF-8), got {shown(redact(d))}",
                        EXIT_USAGE)
+    if is_store_url(d):
+        return d
     if os.path.exists(d) and not os.path.isdir(d):
         raise CLIError(f"{source} {d}: not a directory", EXIT_USAGE)
     return d
@@ -81,6 +87,17 @@ def app_id(args: argparse.Namespace) -> int:
 
 def store_path(data_dir: str, app_id: int) -> str:
     return os.path.join(data_dir, f"timref-{app_id}.db")
+
+
+def where_shown(where: str) -> str:
+    """A data directory as messages show it: a URI without its password."""
+    return redact(where)
+
+
+def has_world(where: str, app_id: int) -> bool:
+    """Whether ``where`` holds a world for the app.  A database is taken as holding one: it is
+    reached only by opening a client, whose failure says what is wrong."""
+    return is_store_url(where) or os.path.exists(store_path(where, app_id))
 
 
 def is_load_error(e: OSError) -> bool:
@@ -113,7 +130,7 @@ def open_client(app_id: int, data_dir: str, **kw: Any) -> TIM:
         try:
             return TIM(app_id, data_dir, **kw)
         except TIMError as e:
-            raise CLIError(f"cannot open the store in {data_dir}: [{e.code}] {e.desc}") from None
+            raise CLIError(f"cannot open the store in {where_shown(data_dir)}: [{e.code}] {e.desc}") from None
         except (TypeError, ValueError) as e:
             raise CLIError(str(e), EXIT_USAGE) from None
 
@@ -126,7 +143,7 @@ def open_world(args: argparse.Namespace, must_exist: bool) -> TIM:
     """
     where_dir = data_dir(args)
     app = app_id(args)
-    if must_exist and not os.path.exists(store_path(where_dir, app)):
+    if must_exist and not has_world(where_dir, app):
         where = "does not exist" if not os.path.isdir(where_dir) else f"has no timref-{app}.db"
         raise CLIError(
             f"no world for app {app} in {where_dir} (the directory {where}); check --data-dir/"
