@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 import pytest_asyncio
@@ -169,3 +170,50 @@ def native_lib() -> str:
                        check=True, capture_output=True)
     assert lib.exists()
     return str(lib)
+
+
+# ---- the engines: SQLite in a directory, PostgreSQL on the private cluster ------------------------
+# The PostgreSQL tests (marked pg) use the cluster named by TIMREF_TEST_PG_URL/TIMREF_TEST_PG_DIR
+# (scripts/pg-cluster.sh run, make test-pg), or else one this session starts with the script and
+# stops at its end: they never pass for want of a server.
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "pg: runs against the private PostgreSQL cluster "
+                                       "(scripts/pg-cluster.sh)")
+
+
+@pytest.fixture(scope="session")
+def pg_cluster():
+    from .pg_helper import Cluster
+
+    c = Cluster.from_env()
+    if c is not None:
+        yield c
+        return
+    c = Cluster.start()
+    try:
+        yield c
+    finally:
+        c.stop()
+
+
+class World(NamedTuple):
+    """Where the processes of a test meet: ``TIM(world.app_id, world.where)``."""
+    engine: str
+    app_id: int
+    where: str
+
+
+ENGINES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.pg)]
+
+
+@pytest.fixture(params=ENGINES)
+def world(request, tmp_path):
+    """A fresh world on each engine: a new directory for SQLite, a new app ID (so a world of
+    its own) in the cluster's database for PostgreSQL."""
+    if request.param == "sqlite":
+        return World("sqlite", APP_ID, str(tmp_path))
+    from .pg_helper import fresh_app_id
+
+    return World("postgresql", fresh_app_id(), request.getfixturevalue("pg_cluster").url)

@@ -1,12 +1,15 @@
-"""Several processes on one data directory (docs/contract.md 3.6), with real subprocesses.
+"""Several processes on one world (docs/contract.md 3.6, 3.9), with real subprocesses.
 
-The pytest process is one of the processes (a TIM client on ``tmp_path``);
-the others are small Python scripts run with ``sys.executable -c``.  Every
-wait has a timeout, and every subprocess is killed if a test fails.
+Every test runs on both engines (the ``world`` fixture): a data directory
+(SQLite) and a fresh app in the private PostgreSQL cluster.  The pytest process
+is one of the processes (a TIM client on the world); the others are small Python
+scripts run with ``sys.executable -c``.  Every wait has a timeout, and every
+subprocess is killed if a test fails.
 """
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sqlite3
 import threading
@@ -16,7 +19,7 @@ import pytest
 
 from tim_py import EVENT, TIM, Gender, UserStatusType
 
-from .conftest import APP_ID, read_line, spawn
+from .conftest import read_line, spawn
 
 T = 10  # seconds for any one call or event
 
@@ -73,11 +76,11 @@ with tim_py.TIM(int(sys.argv[1]), sys.argv[2]) as t:
 """
 
 
-def test_told_of_another_process_changes(tmp_path, children):
-    with TIM(APP_ID, tmp_path) as tim:
+def test_told_of_another_process_changes(world, children):
+    with TIM(world.app_id, world.where) as tim:
         tim.admin.import_account("bob").result(T)
         rec = watch(tim, "alice", ["bob"], info=True)
-        child = spawn(BOB, APP_ID, tmp_path)
+        child = spawn(BOB, world.app_id, world.where)
         children.append(child)
         assert read_line(child) == "done"
         assert child.wait(T) == 0
@@ -108,11 +111,11 @@ time.sleep(60)
 """
 
 
-def test_kill_9_turns_user_offline(tmp_path, children):
-    with TIM(APP_ID, tmp_path) as tim:
+def test_kill_9_turns_user_offline(world, children):
+    with TIM(world.app_id, world.where) as tim:
         tim.admin.import_account("victim").result(T)
         rec = watch(tim, "watcher", ["victim"])
-        child = spawn(VICTIM, APP_ID, tmp_path)
+        child = spawn(VICTIM, world.app_id, world.where)
         children.append(child)
         assert read_line(child) == "ready"
         [s] = tim.get_user_status(["victim"]).result(T)
@@ -155,11 +158,11 @@ with tim_py.TIM(app_id, data_dir) as t:
 """
 
 
-def test_six_writers_lose_nothing(tmp_path, children):
+def test_six_writers_lose_nothing(world, children):
     """Six processes write as fast as they can; this one watches them all."""
     n = 200
     users = [f"writer{i}" for i in range(6)]
-    with TIM(APP_ID, tmp_path) as tim:
+    with TIM(world.app_id, world.where) as tim:
         tim.admin.import_accounts(users).result(T)
         tim.login("checker", "sig").result(T)
         told = {u: {"status": [], "nick": []} for u in users}
@@ -178,7 +181,7 @@ def test_six_writers_lose_nothing(tmp_path, children):
         tim.subscribe_user_status(users).result(T)
         tim.subscribe_user_info(users).result(T)
 
-        procs = [spawn(WRITER, APP_ID, tmp_path, u, n, stdin=True) for u in users]
+        procs = [spawn(WRITER, world.app_id, world.where, u, n, stdin=True) for u in users]
         children.extend(procs)
         reports = {}
         for p in procs:
@@ -212,11 +215,12 @@ def test_six_writers_lose_nothing(tmp_path, children):
         p.stdin.close()
     for p in procs:
         assert p.wait(T) == 0, p.stderr.read()
-    db = sqlite3.connect(str(tmp_path / f"timref-{APP_ID}.db"))
-    try:
-        assert db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
-    finally:
-        db.close()
+    if world.engine == "sqlite":
+        db = sqlite3.connect(os.path.join(world.where, f"timref-{world.app_id}.db"))
+        try:
+            assert db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+        finally:
+            db.close()
 
 
 PAIR_WRITER = """
@@ -234,11 +238,11 @@ with tim_py.TIM(app_id, data_dir) as t:
 """
 
 
-def test_reader_never_sees_half_a_write(tmp_path, children):
+def test_reader_never_sees_half_a_write(world, children):
     """nick and signature are written together; a reader in another process always sees both."""
-    with TIM(APP_ID, tmp_path) as tim:
+    with TIM(world.app_id, world.where) as tim:
         tim.login("reader", "sig").result(T)
-        writer = spawn(PAIR_WRITER, APP_ID, tmp_path, 1.5)
+        writer = spawn(PAIR_WRITER, world.app_id, world.where, 1.5)
         children.append(writer)
         assert read_line(writer) == "started"
         seen, reads, torn = set(), 0, []
@@ -272,12 +276,12 @@ with tim_py.TIM(int(sys.argv[1]), sys.argv[2]) as t:
 """
 
 
-def test_kill_9_noticed_in_a_busy_world(tmp_path, children):
-    with TIM(APP_ID, tmp_path) as tim:
+def test_kill_9_noticed_in_a_busy_world(world, children):
+    with TIM(world.app_id, world.where) as tim:
         tim.admin.import_accounts(["victim", "chatter"]).result(T)
         rec = watch(tim, "watcher", ["victim"])
-        victim = spawn(VICTIM, APP_ID, tmp_path)
-        chatter = spawn(CHATTER, APP_ID, tmp_path)
+        victim = spawn(VICTIM, world.app_id, world.where)
+        chatter = spawn(CHATTER, world.app_id, world.where)
         children.extend([victim, chatter])
         assert read_line(victim) == "ready" and read_line(chatter) == "ready"
         victim.send_signal(signal.SIGKILL)

@@ -1,0 +1,85 @@
+"""The private PostgreSQL cluster of the tests (scripts/pg-cluster.sh), seen from Python.
+
+``Cluster.from_env()`` takes the one named by TIMREF_TEST_PG_URL and TIMREF_TEST_PG_DIR (as
+``scripts/pg-cluster.sh run`` and ``make test-pg`` set them); ``Cluster.start()`` starts one in a
+temporary directory.  Its methods stop and start the server (the outage tests), run SQL as the
+cluster's superuser, and hand out app IDs no other test uses.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import List, Optional
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPT = ROOT / "scripts" / "pg-cluster.sh"
+URL_ENV = "TIMREF_TEST_PG_URL"
+DIR_ENV = "TIMREF_TEST_PG_DIR"
+
+
+def _script(*args: str, timeout: float = 120) -> str:
+    r = subprocess.run([str(SCRIPT), *args], capture_output=True, text=True, timeout=timeout)
+    if r.returncode != 0:
+        raise RuntimeError(f"scripts/pg-cluster.sh {args[0]} failed ({r.returncode}): {r.stderr.strip()}")
+    return r.stdout
+
+
+class Cluster:
+    def __init__(self, url: str, directory: str, owned: bool) -> None:
+        self.url = url
+        self.dir = directory
+        self.owned = owned  # started here: stopped and removed by stop()
+
+    @classmethod
+    def from_env(cls) -> Optional["Cluster"]:
+        url, d = os.environ.get(URL_ENV), os.environ.get(DIR_ENV)
+        if url and d:
+            return cls(url, d, owned=False)
+        return None
+
+    @classmethod
+    def start(cls, listen: Optional[str] = None) -> "Cluster":
+        d = tempfile.mkdtemp(prefix="timref-pg.")
+        args = ["start", d] + (["--listen", listen] if listen else [])
+        try:
+            url = _script(*args).strip()
+        except BaseException:
+            subprocess.run([str(SCRIPT), "stop", d], capture_output=True, timeout=120)
+            raise
+        return cls(url, d, owned=True)
+
+    def stop(self) -> None:
+        if self.owned:
+            _script("stop", self.dir)
+
+    # ---- the outage tests ----
+    def server_stop(self) -> None:
+        _script("server-stop", self.dir)
+
+    def server_start(self) -> None:
+        _script("server-start", self.dir)
+
+    def sql(self, statement: str) -> List[str]:
+        """Run ``statement`` as the superuser in the tests' database; the rows, one line each."""
+        out = _script("psql", self.dir, "-q", "-tA", "-v", "ON_ERROR_STOP=1", "-c", statement)
+        return [line for line in out.splitlines() if line]
+
+    @property
+    def port(self) -> int:
+        return int(self.url.rsplit(":", 1)[1].split("/", 1)[0])
+
+    @property
+    def password(self) -> str:
+        return self.url.split("://", 1)[1].split("@", 1)[0].split(":", 1)[1]
+
+    def url_via(self, host: str) -> str:
+        """The URL with another host (the namespace tests reach the server on the bridge)."""
+        return self.url.replace("@127.0.0.1:", f"@{host}:", 1)
+
+
+def fresh_app_id() -> int:
+    """An SDKAppID no other test (nor an earlier run on a reused cluster) has used."""
+    return 2_000_000_000 + secrets.randbelow(2**40)
