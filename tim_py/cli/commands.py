@@ -21,10 +21,15 @@ from .render import (
     out,
     profile_dict,
     profile_lines,
+    profile_table,
     short_key,
+    show,
     shown,
     status_dict,
     status_line,
+    status_table,
+    status_text,
+    terminal,
 )
 from .values import field_value, parse_custom
 from .world import (
@@ -129,6 +134,11 @@ def _read_profiles(tim: TIM, ids: List[str]) -> Dict[str, Any]:
 
 
 def _profiles_as_text(profiles: List[Profile]) -> None:
+    console = terminal()
+    if console is not None:
+        for p in profiles:
+            show(profile_table(p), console)
+        return
     for n, p in enumerate(profiles):
         if n:
             out()
@@ -176,6 +186,11 @@ def cmd_profile_set(args: argparse.Namespace) -> int:
 
 
 def _statuses_as_text(statuses: List[UserStatus]) -> None:
+    console = terminal()
+    if console is not None:
+        if statuses:
+            show(status_table(statuses), console)
+        return
     width = max((len(s.user_id) for s in statuses), default=0)
     for s in statuses:
         out(status_line(s, width))
@@ -213,7 +228,13 @@ def cmd_status_set(args: argparse.Namespace) -> int:
         json_doc(status_dict(s))
     else:
         extra = f" (custom status {s.custom_status!r})" if s.custom_status else ""
-        out(f"{s.user_id}: {enum_word(s.status_type)}{extra}")
+        console = terminal()
+        if console is not None:
+            from rich.text import Text
+
+            console.print(Text.assemble(f"{s.user_id}: ", status_text(s), extra))
+        else:
+            out(f"{s.user_id}: {enum_word(s.status_type)}{extra}")
     if s.status_type != st:
         why = "; a live session of theirs keeps it online" if s.status_type == UserStatusType.ONLINE else ""
         err(f"note: {s.user_id} is {enum_word(s.status_type)}, not {args.status}{why}")

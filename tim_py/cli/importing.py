@@ -25,6 +25,7 @@ from ..errors import TIMError
 from ..fields import FIELDS
 from ..types import CUSTOM_PREFIX
 from . import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, CLIError, T, Terminated
+from .progress import Bars
 from .render import err, is_utf8, json_doc, out, shown
 from .values import field_value, text_value
 from .world import chunks, existing, id_looks_valid, open_world, unique
@@ -33,40 +34,6 @@ from .world import chunks, existing, id_looks_valid, open_world, unique
 FIELD_ALIASES = {alias: f.name for f in FIELDS for alias in f.aliases}
 #: what a row may hold but does not set: its ID, and the read-only fields (as 'profile show --json' prints them)
 _NOT_SET = frozenset(f.name for f in FIELDS if f.item is None)
-
-
-class Progress:
-    """A one-line progress bar on stderr (only when stderr is a terminal)."""
-
-    def __init__(self, total: int, label: str, enabled: bool) -> None:
-        self.total, self.label, self.enabled = total, label, enabled
-        self.done = 0
-        self.start = self._last = time.monotonic()
-        self._drawn = False
-
-    def advance(self, n: int = 1) -> None:
-        self.done += n
-        if not self.enabled:
-            return
-        now = time.monotonic()
-        if now - self._last >= 0.1 or self.done >= self.total:
-            self._last = now
-            self._draw(now)
-
-    def _draw(self, now: float) -> None:
-        width = 30
-        frac = self.done / self.total if self.total else 1.0
-        filled = int(frac * width)
-        rate = self.done / max(now - self.start, 1e-6)
-        bar = "#" * filled + "." * (width - filled)
-        sys.stderr.write(f"\r{self.label} [{bar}] {self.done}/{self.total} {frac:4.0%} {rate:,.0f}/s ")
-        sys.stderr.flush()
-        self._drawn = True
-
-    def close(self) -> None:
-        if self._drawn:
-            sys.stderr.write("\r\x1b[K")
-            sys.stderr.flush()
 
 
 class Row:
@@ -247,8 +214,8 @@ def cmd_user_import(args: argparse.Namespace) -> int:
         raise CLIError(f"interrupted while reading {args.file}: nothing imported (0 rows committed)",
                        EXIT_INTERRUPTED) from None
     good = [r for r in rows if r.error is None]
-    progress = Progress(len(rows), "importing", enabled=not args.no_progress and sys.stderr.isatty()
-                        and len(rows) >= 200)
+    progress = Bars(enabled=not args.no_progress and len(rows) >= 200)
+    progress.phase("importing", total=len(rows))
     progress.advance(len(rows) - len(good))
     created: Set[str] = set()
     updated: Set[str] = set()
@@ -311,7 +278,7 @@ def cmd_user_import(args: argparse.Namespace) -> int:
 
 
 def _import_batch(tim: TIM, batch: Sequence[Row], created: Set[str], updated: Set[str], ok_users: Set[str],
-                  progress: Progress, stop: Callable[[], bool]) -> None:
+                  progress: Bars, stop: Callable[[], bool]) -> None:
     """Import one batch: its accounts in one call, then every row's fields, all in flight at once.
 
     A row is all or nothing; once ``stop()`` says so no further row is sent, the rows sent are

@@ -12,7 +12,7 @@ import os
 from typing import Any, Callable, Dict, NoReturn, Optional, Sequence
 
 from .._core import UINT64_MAX
-from ..fields import CUSTOM, FIELDS, STRING
+from ..fields import CUSTOM, ENUM, FIELDS, STRING
 from . import EXIT_OK
 from .commands import (
     STATUS_WORDS,
@@ -26,6 +26,7 @@ from .commands import (
     cmd_user_create,
     cmd_user_delete,
 )
+from .completion import COMPLETE_WORDS, SHELLS, cmd_completion
 from .importing import cmd_user_import
 from .render import is_utf8, out, shown
 from .values import whole_number
@@ -144,7 +145,10 @@ def _field_options(parser: argparse.ArgumentParser) -> None:
             kw["metavar"] = f.metavar
         if f.help is not None:
             kw["help"] = f.help.format(range=f"0 to {f.hi}")
-        parser.add_argument(f.flag, **kw)
+        action = parser.add_argument(f.flag, **kw)
+        if f.kind == ENUM and f.enum is not None:
+            # the words the value takes, for shell completion (values.enum_value judges the value)
+            setattr(action, COMPLETE_WORDS, tuple(m.name.lower() for m in f.enum))
 
 
 def _world_options(parser: argparse.ArgumentParser, json_help: str = "print JSON") -> None:
@@ -318,6 +322,14 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--admin", metavar="NAME", action="append", type=_id_arg, dest="admins",
                    help="an app admin, the only identifiers a request may name (repeatable; default "
                         "administrator)")
+    c = add(sub, "completion", "print the shell completion script for bash, zsh or fish", cmd_completion,
+            description="Print the completion script of tim-py for a shell, made from this parser: "
+                        "subcommands,\noptions, their choices, files and directories complete on Tab.",
+            epilog="install:\n"
+                   "  bash: eval \"$(tim-py completion bash)\"              (in ~/.bashrc)\n"
+                   "  zsh:  tim-py completion zsh > \"${fpath[1]}/_tim-py\"  (then restart zsh)\n"
+                   "  fish: tim-py completion fish > ~/.config/fish/completions/tim-py.fish")
+    c.add_argument("shell", metavar="SHELL", choices=SHELLS, help="|".join(SHELLS))
     d = add(sub, "demo", "a short tour: profiles, status, and two processes talking", cmd_demo,
             description="A short tour of the API, ending with a second process (logged in as bob) "
                         "whose changes this one is told about.")

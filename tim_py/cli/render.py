@@ -2,17 +2,46 @@
 
 A profile is rendered field by field from the table of fields (``tim_py.fields``):
 enums as the words the command line also takes (``male``, ``need_confirm``).
+
+Two forms of the same content: plain lines when stdout is not a terminal (what
+scripts and the tests read; unchanged since before colour came), and tables in
+colour, drawn by rich, when it is one.  Whether a stream is a terminal, and
+whether it takes colour, is rich's judgement in one place (``terminal``):
+``NO_COLOR``, ``FORCE_COLOR``, ``TTY_COMPATIBLE`` and ``TERM=dumb`` as rich reads
+them.  ``--json`` output never passes through rich.
 """
 from __future__ import annotations
 
 import sys
 import time
-from typing import Any, Callable, Dict, List
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence
 
 import orjson
 
 from ..fields import CUSTOM, ENUM, FIELDS
-from ..types import CUSTOM_PREFIX, Profile, UserStatus
+from ..types import CUSTOM_PREFIX, Profile, UserStatus, UserStatusType
+
+if TYPE_CHECKING:
+    from rich.console import Console, RenderableType
+    from rich.table import Table
+
+
+def terminal(stderr: bool = False) -> "Optional[Console]":
+    """A rich console on stdout (or stderr) when rich judges it a terminal, else None: then the
+    command writes plain text.  Made anew for each use, so that it follows ``sys.stdout`` as it is
+    now (tests swap it)."""
+    from rich.console import Console
+
+    stream = sys.stderr if stderr else sys.stdout
+    c = Console(file=stream, highlight=False, markup=False, emoji=False, soft_wrap=False)
+    return c if c.is_terminal else None
+
+
+def interactive(stderr: bool = False) -> "Optional[Console]":
+    """``terminal`` when it can also redraw in place (not ``TERM=dumb``): for progress bars and the
+    live table of ``watch``."""
+    c = terminal(stderr)
+    return c if c is not None and c.is_interactive else None
 
 
 def out(text: str = "") -> None:
@@ -21,8 +50,30 @@ def out(text: str = "") -> None:
 
 
 def err(text: str) -> None:
-    sys.stderr.write(f"tim-py: {text}\n")
-    sys.stderr.flush()
+    c = terminal(stderr=True)
+    if c is None:
+        sys.stderr.write(f"tim-py: {text}\n")
+        sys.stderr.flush()
+        return
+    from rich.text import Text
+
+    line = Text()
+    line.append("tim-py:", style="bold")
+    word, sep, rest = text.partition(" ")
+    if word in ("error", "interrupted:", "interrupted") or word.startswith("error"):
+        line.append(" " + word, style="bold red")
+        line.append(sep + rest)
+    elif word == "note:":
+        line.append(" " + word, style="yellow")
+        line.append(sep + rest)
+    else:
+        line.append(" " + text)
+    c.print(line, soft_wrap=True)
+
+
+def show(renderable: "RenderableType", console: "Console") -> None:
+    """Print what rich draws (a table) on ``console``."""
+    console.print(renderable)
 
 
 def _write_json(data: bytes) -> None:
@@ -122,3 +173,60 @@ def status_line(s: UserStatus, width: int = 0) -> str:
     if s.online_devices:
         text += f"  devices={','.join(s.online_devices)}"
     return text
+
+
+# ---- the terminal's form: tables in colour (rich) ------------------------------------------------
+
+#: the style of each status word on a terminal
+STATUS_STYLE = {UserStatusType.ONLINE: "bold green", UserStatusType.OFFLINE: "yellow",
+                UserStatusType.UNLOGINED: "dim", UserStatusType.UNKNOWN: "dim"}
+
+
+def status_text(s: UserStatus) -> Any:
+    """The status word of ``s``, in its colour."""
+    from rich.text import Text
+
+    return Text(str(enum_word(s.status_type)), style=STATUS_STYLE.get(s.status_type, ""))
+
+
+def _cell(v: Any) -> Any:
+    from rich.text import Text
+
+    if v in ("", 0, "unknown", "none"):
+        return Text(str(v) if v != "" else "-", style="dim")
+    return Text(str(v))
+
+
+def profile_table(p: Profile) -> "Table":
+    """One profile as a table: a row per field (the rows of ``profile_lines``), the ID as its title."""
+    from rich import box
+    from rich.table import Table
+
+    t = Table(title=p.user_id, title_style="bold", title_justify="left", box=box.ROUNDED,
+              show_header=False)
+    t.add_column("field", style="cyan", no_wrap=True)
+    t.add_column("value", overflow="fold")
+    d = profile_dict(p)
+    for k in _LINES:
+        t.add_row(k, _cell(d[k]))
+    for f in p.profile_custom_field:
+        t.add_row(f"custom.{short_key(f.key)}", _cell(f.value), style="magenta")
+    if p.last_updated_time:
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(p.last_updated_time))
+        t.add_row("last_updated_time", f"{p.last_updated_time} ({when})")
+    return t
+
+
+def status_table(statuses: Sequence[UserStatus]) -> "Table":
+    """Statuses as a table: user, status (in its colour), custom status, devices."""
+    from rich import box
+    from rich.table import Table
+
+    t = Table(box=box.ROUNDED, header_style="bold")
+    t.add_column("user", style="cyan", no_wrap=True)
+    t.add_column("status")
+    t.add_column("custom status", overflow="fold")
+    t.add_column("devices")
+    for s in statuses:
+        t.add_row(s.user_id, status_text(s), s.custom_status, ",".join(s.online_devices))
+    return t
