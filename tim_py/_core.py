@@ -551,7 +551,14 @@ class _Core:
 
         Also takes the Web SDK's options object, ``{"userIDList": [...]}``.
         """
-        ids = _id_list("get_user_profile()", user_id_list)
+        ids = user_id_list
+        if type(ids) is list:  # the common shape: skip the general checks when every id is a str
+            for v in ids:
+                if type(v) is not str:
+                    ids = check_id_list("user_id_list", ids)
+                    break
+        else:
+            ids = _id_list("get_user_profile()", ids)
         return self._call(lib.tp_TIMProfileGetUserProfileList,
                           (dumps("user_id_list", {_KEY_PROFILE_IDS: ids}),), profiles_from_json,
                           "TIMProfileGetUserProfileList")

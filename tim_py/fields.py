@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from enum import IntEnum
 from operator import itemgetter
-from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Tuple, Type
+from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Tuple, Type
 
 from .types import AllowType, CustomField, ForbidType, Gender, Profile
 
@@ -129,26 +129,65 @@ _ENUMS: Tuple[Tuple[int, Dict[Any, Any]], ...] = tuple(
 [_CUSTOM_AT] = [i for i, f in enumerate(FIELDS) if f.kind == CUSTOM]
 
 
-def profile_from_json(d: Dict[str, Any]) -> Profile:
-    """A C UserProfile object -> Profile (a missing key: the field's zero value; an enum value
-    the enum does not know: the plain int)."""
-    try:
-        v = list(_ALL_KEYS(d))
-    except KeyError:
-        v = list(map(d.get, _KEYS, _DEFAULTS))
+def _slow_profile(d: Dict[str, Any]) -> Profile:
+    """A profile without every key (only from another library): the missing ones get their
+    field's zero value."""
+    v = list(map(d.get, _KEYS, _DEFAULTS))
     for i, by_value in _ENUMS:
         x = v[i]
         v[i] = by_value.get(x, x)
-    custom = v[_CUSTOM_AT]
-    v[_CUSTOM_AT] = tuple(
-        _new(CustomField, (c.get(CUSTOM_KEY, ""), c.get(CUSTOM_VALUE, ""))) for c in custom
-    ) if custom else _EMPTY
+    v[_CUSTOM_AT] = _customs(v[_CUSTOM_AT])
     return _new(Profile, v)
 
 
-def profiles_from_json(data: Any) -> List[Profile]:
-    if data is None:
-        return []
-    if isinstance(data, dict):  # one profile (TIMSelfInfoUpdatedCallback)
-        return [profile_from_json(data)]
-    return [profile_from_json(d) for d in data]
+def _customs(custom: Any) -> Tuple[CustomField, ...]:
+    return tuple(
+        _new(CustomField, (c.get(CUSTOM_KEY, ""), c.get(CUSTOM_VALUE, ""))) for c in custom
+    ) if custom else _EMPTY
+
+
+def _make_decoders() -> Any:
+    """``profile_from_json`` and ``profiles_from_json``, written out from FIELDS: a profile's
+    values are unpacked into locals and its tuple built in one expression (no list, no
+    per-field Python loop).  Generated, so that the table stays the one place that says
+    which field is where and what it decodes to."""
+    names = [f"v{i}" for i in range(len(FIELDS))]
+    items = []
+    for i, f in enumerate(FIELDS):
+        if f.enum is not None:
+            items.append(f"_e{i}({names[i]}, {names[i]})")
+        elif f.kind == CUSTOM:
+            items.append(f"(_customs({names[i]}) if {names[i]} else _EMPTY)")
+        else:
+            items.append(names[i])
+    src = (
+        "def profile_from_json(d):\n"
+        "    try:\n"
+        f"        {', '.join(names)}, = _ALL_KEYS(d)\n"
+        "    except KeyError:\n"
+        "        return _slow_profile(d)\n"
+        f"    return _new(Profile, ({', '.join(items)},))\n"
+        "\n"
+        "def profiles_from_json(data):\n"
+        "    if type(data) is list:\n"
+        "        return [profile_from_json(d) for d in data]\n"
+        "    if data is None:\n"
+        "        return []\n"
+        "    if isinstance(data, dict):  # one profile (TIMSelfInfoUpdatedCallback)\n"
+        "        return [profile_from_json(data)]\n"
+        "    return [profile_from_json(d) for d in data]\n"
+    )
+    env: Dict[str, Any] = {"_ALL_KEYS": _ALL_KEYS, "_slow_profile": _slow_profile, "_new": _new,
+                           "Profile": Profile, "_customs": _customs, "_EMPTY": _EMPTY}
+    for i, by_value in _ENUMS:
+        env[f"_e{i}"] = by_value.get
+    exec(compile(src, "<tim_py.fields decoders>", "exec"), env)
+    return env["profile_from_json"], env["profiles_from_json"]
+
+
+#: A C UserProfile object -> Profile (a missing key: the field's zero value; an enum value the
+#: enum does not know: the plain int).
+profile_from_json: Callable[[Dict[str, Any]], Profile]
+#: A C UserProfile array (or one object, or None) -> a list of Profile.
+profiles_from_json: Callable[[Any], List[Profile]]
+profile_from_json, profiles_from_json = _make_decoders()
