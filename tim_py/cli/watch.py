@@ -92,9 +92,11 @@ class LiveTable(Watcher):
         self.last: Dict[str, str] = {}
         self.live: "Live" = Live(console=console, auto_refresh=False, transient=False,
                                  redirect_stdout=False, redirect_stderr=False)
+        self.started = False
 
     def __enter__(self) -> "LiveTable":
         self.live.start()
+        self.started = True
         self._draw()
         return self
 
@@ -137,7 +139,8 @@ class LiveTable(Watcher):
         return t
 
     def _draw(self) -> None:
-        self.live.update(self._table(), refresh=True)
+        if self.started:
+            self.live.update(self._table(), refresh=True)
 
 
 def _profile_change(old: Optional[Profile], p: Profile, initial: bool) -> str:
@@ -203,21 +206,14 @@ def cmd_watch(args: argparse.Namespace) -> int:
             if i not in statuses and i not in profiles:
                 err(f"note: no account {i!r} yet; watching it anyway")
                 continue
-            if console is None:
-                if i in statuses:
-                    w.show_status(statuses[i], True)
-                if i in profiles:
-                    w.show_profile(profiles[i], True)
+            if i in statuses:
+                w.show_status(statuses[i], True)
+            if i in profiles:
+                w.show_profile(profiles[i], True)
         err(f"watching {', '.join(ids)} as {args.as_user!r}; Ctrl-C to stop")
         live = w if isinstance(w, LiveTable) else contextlib.nullcontext()
         try:
-            with live:
-                if isinstance(w, LiveTable):  # the table starts with everyone's current state
-                    for i in ids:
-                        if i in statuses:
-                            w.show_status(statuses[i], True)
-                        if i in profiles:
-                            w.show_profile(profiles[i], True)
+            with live:  # the table (on a terminal) is drawn from here on, with everyone's current state
                 while args.count is None or changes < args.count:
                     wait = 0.5
                     if deadline is not None:
