@@ -292,9 +292,7 @@ def test_bash_completion_loads_and_completes(tmp_path):
     assert bash, "bash is part of Debian's essential set"
     (tmp_path / "world.json").write_text("{}")
     (tmp_path / "worlds").mkdir()
-    exe = tmp_path / "tim-py"  # what the console script does, for this interpreter
-    exe.write_text(f"#!/bin/sh\nexec {sys.executable} -m tim_py \"$@\"\n")
-    exe.chmod(0o755)
+    exe = _exe(tmp_path)
     r = subprocess.run([bash, "--norc", "--noprofile", "-c", BASH_CHECK], capture_output=True, text=True,
                        timeout=T, cwd=str(ROOT), env={**env_for(None), "TIM_PY": str(exe), "DIR": str(tmp_path)})
     assert r.returncode == 0 and r.stderr == "", r.stderr
@@ -317,3 +315,85 @@ def test_bash_completion_loads_and_completes(tmp_path):
         f"[tim-py --data-dir {d}/wo] {d}/worlds",  # directories only
         "[tim-py completion ] bash zsh fish",
     ], r.stdout
+
+
+def _shell(name: str) -> str:
+    path = shutil.which(name)
+    assert path, f"{name} is not installed: make completion-deps (scripts/ensure-deps.sh zsh fish)"
+    return path
+
+
+ZSH_CHECK = r"""
+compdef() { :; }                                       # what compinit provides, stubbed
+compadd() { [[ $1 == -- ]] && shift; print -r -- "$*"; }
+_describe() { print -r -- "${(j: :)${(@)${(P)4}%%:*}}"; }
+_files() { print -r -- "FILES $*"; }
+source <("$TIM_PY" completion zsh) || exit 9
+t() { words=("$@"); CURRENT=${#words}; print -rn -- "[$*] "; _tim_py; }
+t tim-py ''
+t tim-py user ''
+t tim-py user import --format ''
+t tim-py --json status set bob ''
+t tim-py user import x
+t tim-py --data-dir ''
+t tim-py profile set bob --gender ''
+"""
+
+
+def test_zsh_completion_loads_and_completes(tmp_path):
+    """zsh: the script (loaded as ~/.zshrc would) completes with compadd, _describe and _files,
+    stubbed here to print what they are given (the completion system needs a terminal)."""
+    zsh = _shell("zsh")
+    exe = _exe(tmp_path)
+    r = subprocess.run([zsh, "-f", "-c", ZSH_CHECK], capture_output=True, text=True, timeout=T,
+                       env={**env_for(None), "TIM_PY": str(exe)})
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+    subs = " ".join(n for n, _ in command_tree(build_parser())[()].subcommands)
+    assert r.stdout.splitlines() == [
+        f"[tim-py ] {subs}",
+        "[tim-py user ] create import delete",
+        "[tim-py user import --format ] jsonl csv",
+        "[tim-py --json status set bob ] online offline unlogined",
+        "[tim-py user import x] FILES ",
+        "[tim-py --data-dir ] FILES -/",
+        "[tim-py profile set bob --gender ] unknown male female",
+    ], r.stdout
+
+
+def test_fish_completion_loads_and_completes(tmp_path):
+    fish = _shell("fish")
+    exe = _exe(tmp_path)
+    (tmp_path / "world.json").write_text("{}")
+    (tmp_path / "worlds").mkdir()
+    d = str(tmp_path)
+    check = f"""
+"$TIM_PY" completion fish | source; or exit 9
+function tim-py; end
+for line in 'tim-py ' 'tim-py user ' 'tim-py user import --format ' 'tim-py status set bob ' \\
+            'tim-py status set ' 'tim-py profile set bob --gen' 'tim-py user import {d}/wor' \\
+            'tim-py --data-dir {d}/wor'
+    echo "[$line]" (complete -C"$line" | string replace -r '\\t.*' '' | sort)
+end
+"""
+    r = subprocess.run([fish, "--no-config", "-c", check], capture_output=True, text=True, timeout=T,
+                       env={**env_for(None), "TIM_PY": str(exe), "HOME": str(tmp_path)})
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+    subs = " ".join(sorted(n for n, _ in command_tree(build_parser())[()].subcommands))
+    assert r.stdout.splitlines() == [
+        f"[tim-py ] {subs}",
+        "[tim-py user ] create delete import",
+        "[tim-py user import --format ] csv jsonl",
+        "[tim-py status set bob ] offline online unlogined",
+        "[tim-py status set ]",  # an ID: nothing, not even files
+        "[tim-py profile set bob --gen] --gender",
+        f"[tim-py user import {d}/wor] {d}/world.json {d}/worlds/",
+        f"[tim-py --data-dir {d}/wor] {d}/worlds/",
+    ], r.stdout
+
+
+def _exe(tmp_path) -> "os.PathLike[str]":
+    """A ``tim-py`` for this interpreter, as the console script would be."""
+    exe = tmp_path / "tim-py"
+    exe.write_text(f"#!/bin/sh\nexec {sys.executable} -m tim_py \"$@\"\n")
+    exe.chmod(0o755)
+    return exe

@@ -298,9 +298,9 @@ end
 """,
     ]
     for path, node in tree.items():
-        at = _fq(" ".join(path))
+        at = _fq(" ".join(path))  # (a command path: letters, digits, '-' and spaces only)
         for name, text in node.subcommands:
-            lines.append(f"complete -c tim-py -f -n '__tim_py_at {at}' -a {_fq(name)} -d {_fq(_help(text))}")
+            lines.append(f'complete -c tim-py -f -n "__tim_py_at {at}" -a {_fq(name)} -d {_fq(_help(text))}')
         for a in node.options:
             spec = " ".join(f"-l {_fq(s[2:])}" if s.startswith("--") else f"-s {_fq(s[1:])}" for s in a.strings)
             if a.kind == FLAG:
@@ -313,12 +313,12 @@ end
                 value = " -x -a '(__fish_complete_directories)'"
             else:
                 value = " -x"
-            lines.append(f"complete -c tim-py -n '__tim_py_at {at}' {spec}{value} -d {_fq(_help(a.help))}")
+            lines.append(f'complete -c tim-py -n "__tim_py_at {at}" {spec}{value} -d {_fq(_help(a.help))}')
         if not node.subcommands and not any(a.kind == FILE for a in node.positionals):
-            lines.append(f"complete -c tim-py -f -n '__tim_py_at {at}'")  # no files where none go
+            lines.append(f'complete -c tim-py -f -n "__tim_py_at {at}"')  # no files where none go
         for n, a in enumerate(node.positionals):
             if a.kind == "choices":
-                lines.append(f"complete -c tim-py -f -n '__tim_py_at {at} {n}' -a {_fq(' '.join(a.choices))}")
+                lines.append(f'complete -c tim-py -f -n "__tim_py_at {at} {n}" -a {_fq(" ".join(a.choices))}')
     return "\n".join(lines) + "\n"
 
 
