@@ -58,10 +58,14 @@ static const char* kTIMRefUserProfileItemAdminForbidType TIM_KEY_ATTR =
  * api:       "v4/im_open_login_svc/account_import", ".../multiaccount_import",
  *            ".../account_delete", ".../account_check", ".../kick",
  *            "v4/profile/portrait_get", "v4/profile/portrait_set",
- *            "v4/openim/query_online_status", "ref/set_user_status" or
- *            "ref/check_usersig".
+ *            "v4/openim/query_online_status", "ref/set_user_status",
+ *            "ref/check_usersig", "ref/account_list", "ref/events",
+ *            "ref/world_export", "ref/world_import" or "ref/world_reset"
+ *            (docs/contract.md; the world snapshot: docs/snapshots.md).
  * json_body: the request body as the REST API shapes it, within the vendor's
- *            per-call limits (100 accounts, 500 for query_online_status).
+ *            per-call limits (100 accounts, 500 for query_online_status),
+ *            at most 1 MiB (9522 beyond), except ref/world_import's
+ *            (TIMREF_WORLD_IMPORT_MAX_LEN).
  *            A kick ends the user's sessions in every process: each one's
  *            TIMKickedOfflineCallback fires (TIMManager.h).
  *
@@ -73,6 +77,10 @@ static const char* kTIMRefUserProfileItemAdminForbidType TIM_KEY_ATTR =
  */
 TIM_DECL int TIMRefAdminRequest(const char* api, const char* json_body, TIMCommCallback cb,
                                 const void* user_data);
+
+/* The largest body ref/world_import takes, in bytes (a world snapshot of some
+ * 10^5 accounts is far beyond the 1 MiB every other JSON argument may have). */
+enum { TIMREF_WORLD_IMPORT_MAX_LEN = 256 * 1024 * 1024 };
 
 /* ---------------------------------------------------------------------------
  * Why a call was refused

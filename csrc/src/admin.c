@@ -4,6 +4,7 @@
  * through the job's tr_result like any call; tr_job_admin then turns that
  * result into the REST answer.  Changes notify like any other.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -508,6 +509,501 @@ static void set_user_status(const json_t* body, tr_result* r, json_t** extra) {
     tr_commit(rc, r);
 }
 
+/* ---- timref's own: listing the world, its events, its snapshots ------------------------ */
+
+#define LIST_DEFAULT 100   /* ref/account_list's Limit when absent */
+#define LIST_MAX 1000      /* and at most */
+#define EVENTS_DEFAULT 100 /* ref/events' Limit when absent */
+#define EVENTS_MAX 1000    /* and at most */
+
+/* An optional integer body[key] in lo..hi (absent: def); -1 after failing with 70402. */
+static int64_t get_count(const json_t* body, const char* key, int64_t def, int64_t lo, int64_t hi, tr_result* r) {
+    const json_t* v = json_object_get(body, key);
+    if (!v) return def;
+    if (json_is_integer(v) && json_integer_value(v) >= lo && json_integer_value(v) <= hi) return json_integer_value(v);
+    tr_fail(r, REST_ERR_PARAM, "%s must be an integer from %lld to %lld", key, (long long)lo, (long long)hi);
+    return -1;
+}
+
+/* An optional string body[key] of at most max bytes (*out NULL when absent): ERR_SUCC or 70402. */
+static int get_text(const json_t* body, const char* key, size_t max, const char** out, tr_result* r) {
+    const json_t* v = json_object_get(body, key);
+    *out = NULL;
+    if (!v) return ERR_SUCC;
+    if (!json_is_string(v)) return tr_fail(r, REST_ERR_PARAM, "%s must be a string", key);
+    if (json_string_length(v) > max)
+        return tr_fail(r, REST_ERR_PARAM, "%s is %zu bytes: an identifier has at most %zu", key,
+                       json_string_length(v), max);
+    *out = json_string_value(v);
+    return ERR_SUCC;
+}
+
+/*
+ * {"After"?, "Match"?, "Limit"?}: a page of account IDs in byte order, after the ID After,
+ * containing Match (case-sensitive), at most Limit (1..1000, default 100); Total counts every
+ * match, Next (present when more follow) is the After of the next page.
+ */
+static void account_list(const json_t* body, tr_result* r, json_t** extra) {
+    const char *after, *match;
+    if (get_text(body, "After", TR_MAX_ID_LEN, &after, r) != ERR_SUCC ||
+        get_text(body, "Match", TR_MAX_ID_LEN, &match, r) != ERR_SUCC)
+        return;
+    int64_t limit = get_count(body, "Limit", LIST_DEFAULT, 1, LIST_MAX, r);
+    if (limit < 0) return;
+    json_t* ids = json_array();
+    int64_t total = 0;
+    /* One more than asked tells whether another page follows. */
+    int rc = ids ? tr_store_account_list(tr_g.store, after, match, (size_t)limit + 1, ids) : TR_ENOMEM;
+    if (rc == TR_OK) rc = tr_store_account_count(tr_g.store, match, &total);
+    bool more = rc == TR_OK && json_array_size(ids) > (size_t)limit;
+    char next[TR_MAX_ID_LEN + 1] = "";
+    if (more) {
+        snprintf(next, sizeof next, "%s", json_string_value(json_array_get(ids, (size_t)limit - 1)));
+        json_array_remove(ids, (size_t)limit);
+    }
+    json_t* o = rc == TR_OK ? json_pack("{sOsI}", "UserIDs", ids, "Total", (json_int_t)total) : NULL;
+    json_decref(ids);
+    if (o && more && json_object_set_new(o, "Next", json_string(next)) != 0) {
+        json_decref(o);
+        o = NULL;
+    }
+    if (!o) return (void)tr_store_fail(r, rc == TR_OK ? TR_ENOMEM : rc);
+    *extra = o;
+}
+
+/* The events' Type names, by enum tr_event_type. */
+static const char* const k_event_names[] = {
+    [TR_EVT_PROFILE] = "profile", [TR_EVT_PRESENCE] = "presence", [TR_EVT_STATUS] = "status", [TR_EVT_KICK] = "kick"};
+
+typedef struct event_tail {
+    json_t* events; /* the first `max` events read */
+    size_t max, seen;
+    bool oom;
+} event_tail;
+
+static void tail_one(void* arg, int type, const char* id, const char* origin, const char* data) {
+    event_tail* t = arg;
+    if (t->seen++ >= t->max || t->oom) return;
+    const char* name = type > 0 && type <= TR_EVT_KICK ? k_event_names[type] : "unknown";
+    json_t* e = json_pack("{sIssss}", "Seq", (json_int_t)0, "Type", name, "UserID", id);
+    if (e && *origin && json_object_set_new(e, "Origin", json_string(origin)) != 0) e = (json_decref(e), NULL);
+    json_t* d = data ? json_loads(data, JSON_REJECT_DUPLICATES, NULL) : NULL;
+    if (e && json_is_object(d)) {
+        if (json_object_set(e, "Data", d) != 0) e = (json_decref(e), NULL);
+    }
+    json_decref(d);
+    if (!e || json_array_append_new(t->events, e) != 0) t->oom = true;
+}
+
+/*
+ * {"After"?, "Limit"?}: the events after the sequence number After (absent: the last Limit
+ * events), at most Limit (1..1000, default 100), oldest first; Last is the After of the next
+ * call; Gap tells that events after After were pruned before they could be read.
+ */
+static void events(const json_t* body, tr_result* r, json_t** extra) {
+    const json_t* a = json_object_get(body, "After");
+    int64_t limit = get_count(body, "Limit", EVENTS_DEFAULT, 1, EVENTS_MAX, r);
+    if (limit < 0) return;
+    int64_t last = tr_store_event_last(tr_g.store);
+    int64_t after = last > limit ? last - limit : 0;
+    if (a) {
+        if (!json_is_integer(a) || json_integer_value(a) < 0)
+            return (void)tr_fail(r, REST_ERR_PARAM, "After must be an integer, 0 or more (an event's Seq)");
+        /* Beyond the last event (a new store): from the end. */
+        after = json_integer_value(a) > last ? last : json_integer_value(a);
+    }
+    event_tail t = {.events = json_array(), .max = (size_t)limit};
+    if (!t.events) return (void)tr_store_fail(r, TR_ENOMEM);
+    int64_t seq = after;
+    bool gap = false;
+    int rc = tr_store_event_scan(tr_g.store, &seq, tail_one, &t, &gap);
+    if (rc == TR_OK && t.oom) rc = TR_ENOMEM;
+    if (rc != TR_OK) {
+        json_decref(t.events);
+        return (void)tr_store_fail(r, rc);
+    }
+    /* Sequence numbers are consecutive (store.h): the events read are seq - seen + 1 .. seq. */
+    size_t n = json_array_size(t.events);
+    int64_t first = seq - (int64_t)t.seen + 1;
+    for (size_t i = 0; i < n; i++)
+        json_object_set_new(json_array_get(t.events, i), "Seq", json_integer(first + (int64_t)i));
+    int64_t end = n > 0 ? first + (int64_t)n - 1 : seq;
+    *extra = json_pack("{sosIsb}", "Events", t.events, "Last", (json_int_t)end, "Gap", gap);
+    if (!*extra) tr_store_fail(r, TR_ENOMEM);
+}
+
+/*
+ * ---- world snapshots (docs/snapshots.md) ----
+ * A snapshot: {"Format": "timref-world", "Version": 1, "SDKAppID", "Accounts": [account...]},
+ * accounts sorted by UserID, each {"UserID", "Profile": {tag: value} (the standard tags not
+ * at their default, then the custom tags, sorted), "LastUpdated", "CustomStatus"? (when not
+ * ""), "Status"? (IncludeStatus: {"Type", "Devices"?})}.  Import replaces the world with it,
+ * in one transaction, after checking every entry with the rules of portrait_set.
+ */
+#define WORLD_FORMAT "timref-world"
+#define WORLD_VERSION 1
+#define WORLD_SESSION_PREFIX "world:" /* the simulated sessions an imported Status makes */
+
+static const char* const k_status_names[] = {[kTIMUserStatusType_Online] = "Online",
+                                             [kTIMUserStatusType_Offline] = "Offline",
+                                             [kTIMUserStatusType_UnLogined] = "UnLogined"};
+
+/* One account of a snapshot. */
+static json_t* world_account(const tr_profile* p, const tr_status* s, bool with_status) {
+    json_t* prof = json_object();
+    json_t* o = json_pack("{ss}", "UserID", p->id);
+    bool bad = !prof || !o;
+    for (int f = 0; !bad && f < TR_F_COUNT; f++) {
+        const tr_field_desc* d = &tr_fields[f];
+        bool is_default = d->is_string ? !p->str[f] || !*p->str[f] : p->num[f] == 0;
+        if (!is_default) bad = json_object_set_new(prof, d->tag, tag_value(p, d)) != 0;
+    }
+    for (size_t i = 0; !bad && i < p->n_custom; i++)
+        bad = json_object_set_new(prof, p->custom[i].key, json_string(p->custom[i].value)) != 0;
+    if (!bad) bad = json_object_set_new(o, "Profile", prof) != 0;
+    else json_decref(prof);
+    if (!bad) bad = json_object_set_new(o, "LastUpdated", json_integer(p->last_updated)) != 0;
+    if (!bad && s->custom[0]) bad = json_object_set_new(o, "CustomStatus", json_string(s->custom)) != 0;
+    if (!bad && with_status) {
+        json_t* st = json_pack("{ss}", "Type", k_status_names[s->type]);
+        json_t* dev = s->n_devices ? json_array() : NULL;
+        for (size_t i = 0; dev && i < s->n_devices; i++)
+            if (json_array_append_new(dev, json_string(s->devices[i])) != 0) dev = (json_decref(dev), NULL);
+        bad = !st || (s->n_devices && (!dev || json_object_set_new(st, "Devices", dev) != 0));
+        if (!bad) bad = json_object_set_new(o, "Status", st) != 0;
+        else json_decref(st);
+    }
+    if (bad) json_decref(o);
+    return bad ? NULL : o;
+}
+
+/* {"IncludeStatus"?: bool}: {"Snapshot": the world, as one consistent read}. */
+static void world_export(const json_t* body, tr_result* r, json_t** extra) {
+    const json_t* inc = json_object_get(body, "IncludeStatus");
+    if (inc && !json_is_boolean(inc)) return (void)tr_fail(r, REST_ERR_PARAM, "IncludeStatus must be true or false");
+    bool with_status = json_is_true(inc);
+    tr_store* st = tr_g.store;
+    json_t* ids = json_array();
+    json_t* accounts = json_array();
+    /* A write transaction, only read and rolled back: no commit lands in the middle. */
+    int rc = ids && accounts ? tr_store_begin(st) : TR_ENOMEM;
+    bool open = rc == TR_OK;
+    if (rc == TR_OK) rc = tr_store_account_list(st, NULL, NULL, SIZE_MAX, ids);
+    for (size_t i = 0; rc == TR_OK && i < json_array_size(ids); i++) {
+        const char* id = json_string_value(json_array_get(ids, i));
+        tr_profile p;
+        tr_status s;
+        rc = tr_store_profile_load(st, id, &p);
+        if (rc != TR_OK) break;
+        rc = tr_store_status_load(st, id, &s);
+        if (rc == TR_OK) {
+            if (json_array_append_new(accounts, world_account(&p, &s, with_status)) != 0) rc = TR_ENOMEM;
+            tr_status_clear(&s);
+        }
+        tr_profile_clear(&p);
+    }
+    if (open) tr_store_rollback(st);
+    json_decref(ids);
+    json_t* snap = rc == TR_OK ? json_pack("{sssisIso}", "Format", WORLD_FORMAT, "Version", WORLD_VERSION, "SDKAppID",
+                                           (json_int_t)tr_g.app_id, "Accounts", accounts)
+                               : (json_decref(accounts), NULL);
+    if (!snap) return (void)tr_store_fail(r, rc == TR_OK ? TR_ENOMEM : rc);
+    *extra = json_pack("{so}", "Snapshot", snap);
+    if (!*extra) tr_store_fail(r, TR_ENOMEM);
+}
+
+/* An account as an import writes it: its profile, stored status and simulated devices. */
+typedef struct world_entry {
+    tr_profile p;
+    int type;               /* the stored status type (Online: the devices' sessions) */
+    const char* custom;     /* custom status (in the document) */
+    const json_t* devices;  /* the devices of an Online Status, or NULL */
+} world_entry;
+
+/* Fail with the code of `why` and its text, prefixed with the entry it is about. */
+static int entry_fail(tr_result* r, size_t i, const char* id, int code, const char* why) {
+    if (id) return tr_fail(r, code, "Snapshot.Accounts[%zu] (UserID \"%s\"): %s", i, id, why);
+    return tr_fail(r, code, "Snapshot.Accounts[%zu]: %s", i, why);
+}
+
+/*
+ * Read Accounts[i] into w (w->p initialized in every case: clear it), with the rules of
+ * portrait_set (tr_field_set, tr_profile_apply_custom) and of set_user_status: ERR_SUCC, or
+ * the first problem's code with a desc naming the entry (index, UserID) and what is wrong.
+ */
+static int world_read_entry(const json_t* e, size_t i, world_entry* w, tr_result* r) {
+    tr_result why = {0};
+    memset(w, 0, sizeof *w);
+    tr_profile_init(&w->p, "");
+    w->type = kTIMUserStatusType_UnLogined;
+    w->custom = "";
+    if (!json_is_object(e)) return entry_fail(r, i, NULL, REST_ERR_PARAM, "not an object");
+    const json_t* idv = json_object_get(e, "UserID");
+    if (!json_is_string(idv) || !tr_id_valid(json_string_value(idv), json_string_length(idv)))
+        return entry_fail(r, i, NULL, REST_ERR_PARAM, "UserID must be an identifier (1..32 printable ASCII bytes)");
+    const char* id = json_string_value(idv);
+    snprintf(w->p.id, sizeof w->p.id, "%s", id);
+    const char* key;
+    const json_t* v;
+    json_object_foreach((json_t*)e, key, v) {
+        if (strcmp(key, "UserID") && strcmp(key, "Profile") && strcmp(key, "LastUpdated") &&
+            strcmp(key, "CustomStatus") && strcmp(key, "Status")) {
+            tr_fail(&why, REST_ERR_PARAM, "unknown key \"%.40s\"", key);
+            return entry_fail(r, i, id, why.code, why.desc);
+        }
+    }
+    const json_t* prof = json_object_get(e, "Profile");
+    if (prof && !json_is_object(prof)) return entry_fail(r, i, id, REST_ERR_PARAM, "Profile must be an object");
+    json_t* custom = json_array();
+    if (!custom) return tr_store_fail(r, TR_ENOMEM);
+    int rc = ERR_SUCC;
+    json_object_foreach((json_t*)prof, key, v) {
+        if (strncmp(key, TR_CUSTOM_PREFIX, TR_CUSTOM_PREFIX_LEN) == 0) {
+            if (json_array_append_new(custom, json_pack("{sssO}", "user_profile_custom_string_info_key", key,
+                                                        "user_profile_custom_string_info_value", v)) != 0)
+                rc = tr_store_fail(&why, TR_ENOMEM);
+        } else {
+            rc = set_tag(&w->p, key, v, &why);
+        }
+        if (rc != ERR_SUCC) break;
+    }
+    if (rc == ERR_SUCC && json_array_size(custom) > 0) rc = tr_profile_apply_custom(&w->p, custom, "Profile", &why);
+    json_decref(custom);
+    if (rc != ERR_SUCC) return entry_fail(r, i, id, why.code, why.desc);
+    const json_t* lu = json_object_get(e, "LastUpdated");
+    if (lu && (!json_is_integer(lu) || json_integer_value(lu) < 0 || json_integer_value(lu) == INT64_MAX))
+        return entry_fail(r, i, id, REST_ERR_PARAM, "LastUpdated must be an integer, 0 or more (seconds)");
+    w->p.last_updated = lu ? json_integer_value(lu) : 0;
+    const json_t* cs = json_object_get(e, "CustomStatus");
+    if (cs) {
+        if (tr_custom_status_check(cs, "CustomStatus", &why) != ERR_SUCC)
+            return entry_fail(r, i, id, why.code, why.desc);
+        w->custom = json_string_value(cs);
+    }
+    const json_t* status = json_object_get(e, "Status");
+    if (!status) return ERR_SUCC;
+    const json_t* type = json_object_get(status, "Type");
+    const json_t* dev = json_object_get(status, "Devices");
+    if (!json_is_object(status) || json_object_size(status) != (size_t)(1 + (dev != NULL)) || !json_is_string(type))
+        return entry_fail(r, i, id, REST_ERR_PARAM, "Status must be {\"Type\", \"Devices\"?}");
+    w->type = 0;
+    for (int t = kTIMUserStatusType_Online; t <= kTIMUserStatusType_UnLogined; t++)
+        if (strcmp(json_string_value(type), k_status_names[t]) == 0) w->type = t;
+    if (!w->type) return entry_fail(r, i, id, REST_ERR_PARAM, "Status.Type must be \"Online\", \"Offline\" or \"UnLogined\"");
+    if (w->type != kTIMUserStatusType_Online) {
+        if (dev) return entry_fail(r, i, id, REST_ERR_PARAM, "Status.Devices is only for an Online Status");
+        return ERR_SUCC;
+    }
+    if (!json_is_array(dev) || json_array_size(dev) == 0)
+        return entry_fail(r, i, id, REST_ERR_PARAM, "an Online Status needs Devices, a non-empty array of device names");
+    size_t k;
+    json_array_foreach(dev, k, v) {
+        if (!json_is_string(v) || !tr_id_valid(json_string_value(v), json_string_length(v))) {
+            tr_fail(&why, REST_ERR_PARAM, "Status.Devices[%zu] is not a device name (1..32 printable ASCII bytes)", k);
+            return entry_fail(r, i, id, why.code, why.desc);
+        }
+    }
+    w->devices = dev;
+    w->type = kTIMUserStatusType_UnLogined; /* stored under the sessions: what shows when they end */
+    return ERR_SUCC;
+}
+
+static int cmp_str_ptr(const void* a, const void* b) {
+    return strcmp(*(const char* const*)a, *(const char* const*)b);
+}
+
+/* Whether id is in the sorted array of n ids. */
+static bool in_sorted(const char* const* ids, size_t n, const char* id) {
+    return bsearch(&id, ids, n, sizeof *ids, cmp_str_ptr) != NULL;
+}
+
+/* A snapshot's UserID and where it is: sorted by both, a UserID given twice is found. */
+typedef struct id_at {
+    const char* id;
+    size_t at;
+} id_at;
+
+static int cmp_id_at(const void* a, const void* b) {
+    const id_at *x = a, *y = b;
+    int c = strcmp(x->id, y->id);
+    return c ? c : (x->at > y->at) - (x->at < y->at);
+}
+
+/*
+ * Inside the caller's transaction: remove every account not in keep (sorted, n_keep), each
+ * with its sessions (recorded as kicked: {"id", "tokens"} appended to kicks when it had some)
+ * and its profile and status events; *removed counts them.
+ */
+static int world_remove(tr_store* st, const char* const* keep, size_t n_keep, json_t* kicks, size_t* removed) {
+    json_t* ids = json_array();
+    int rc = ids ? tr_store_account_list(st, NULL, NULL, SIZE_MAX, ids) : TR_ENOMEM;
+    int64_t now = (int64_t)time(NULL);
+    *removed = 0;
+    for (size_t i = 0; rc == TR_OK && i < json_array_size(ids); i++) {
+        const char* id = json_string_value(json_array_get(ids, i));
+        if (keep && in_sorted(keep, n_keep, id)) continue;
+        json_t* tokens = NULL;
+        rc = tr_store_kick(st, id, now, &tokens);
+        if (rc == TR_OK && json_array_size(tokens) > 0 &&
+            json_array_append_new(kicks, json_pack("{ssso}", "id", id, "tokens", tokens)) != 0)
+            rc = TR_ENOMEM;
+        else if (rc == TR_OK && json_array_size(tokens) == 0)
+            json_decref(tokens);
+        if (rc == TR_OK) rc = tr_store_account_delete(st, id);
+        /* The account is gone: events without a snapshot, as account_delete's. */
+        if (rc == TR_OK) rc = tr_store_event_add_data(st, TR_EVT_PROFILE, id, TR_ORIGIN_ADMIN, NULL);
+        if (rc == TR_OK) rc = tr_store_event_add_data(st, TR_EVT_STATUS, id, TR_ORIGIN_ADMIN, NULL);
+        if (rc == TR_OK) (*removed)++;
+    }
+    json_decref(ids);
+    return rc;
+}
+
+/* Last in the transaction (so that a reader that falls behind the pruned log still finds
+ * them): each kick's event naming the sessions ended, then its presence event. */
+static int world_kick_events(tr_store* st, const json_t* kicks) {
+    int rc = TR_OK;
+    size_t i;
+    const json_t* k;
+    json_array_foreach(kicks, i, k) {
+        const char* id = json_string_value(json_object_get(k, "id"));
+        json_t* data = json_pack("{sO}", "tokens", json_object_get(k, "tokens"));
+        char* text = data ? tr_json_dump(data) : NULL;
+        json_decref(data);
+        rc = text ? tr_store_event_add_data(st, TR_EVT_KICK, id, TR_ORIGIN_ADMIN, text) : TR_ENOMEM;
+        free(text);
+        if (rc == TR_OK) rc = tr_store_event_add(st, TR_EVT_PRESENCE, id, TR_ORIGIN_ADMIN);
+        if (rc != TR_OK) break;
+    }
+    return rc;
+}
+
+/* Write one checked entry (inside the caller's transaction), with its events. */
+static int world_write(tr_store* st, const world_entry* w) {
+    const char* id = w->p.id;
+    int rc = tr_store_account_ensure(st, id, NULL);
+    if (rc == TR_OK) rc = tr_store_profile_save(st, &w->p);
+    if (rc == TR_OK) rc = tr_store_session_remove_simulated(st, id);
+    if (rc == TR_OK) rc = tr_store_status_set(st, id, w->type, w->custom);
+    for (size_t k = 0; rc == TR_OK && k < json_array_size(w->devices); k++) {
+        char token[TR_TOKEN_SIZE];
+        snprintf(token, sizeof token, WORLD_SESSION_PREFIX "%s:%04zu", id, k);
+        rc = tr_store_session_add(st, token, id, json_string_value(json_array_get(w->devices, k)), true, -1);
+    }
+    if (rc == TR_OK) {
+        json_t* j = tr_profile_json(&w->p, true);
+        char* text = j ? tr_json_dump(j) : NULL;
+        json_decref(j);
+        rc = text ? tr_store_event_add_data(st, TR_EVT_PROFILE, id, TR_ORIGIN_ADMIN, text) : TR_ENOMEM;
+        free(text);
+    }
+    if (rc == TR_OK) rc = tr_store_event_add(st, TR_EVT_STATUS, id, TR_ORIGIN_ADMIN);
+    return rc;
+}
+
+/* Check the document's head: ERR_SUCC with *accounts, or 70402 naming what is wrong. */
+static int world_head(const json_t* snap, const json_t** accounts, tr_result* r) {
+    if (!json_is_object(snap)) return tr_fail(r, REST_ERR_PARAM, "Snapshot must be an object (a world snapshot)");
+    const char* key;
+    const json_t* v;
+    json_object_foreach((json_t*)snap, key, v) {
+        if (strcmp(key, "Format") && strcmp(key, "Version") && strcmp(key, "SDKAppID") && strcmp(key, "Accounts"))
+            return tr_fail(r, REST_ERR_PARAM, "Snapshot: unknown key \"%.40s\"", key);
+    }
+    const json_t* f = json_object_get(snap, "Format");
+    if (!json_is_string(f) || strcmp(json_string_value(f), WORLD_FORMAT) != 0)
+        return tr_fail(r, REST_ERR_PARAM, "Snapshot.Format must be \"" WORLD_FORMAT "\"");
+    const json_t* ver = json_object_get(snap, "Version");
+    if (!json_is_integer(ver) || json_integer_value(ver) != WORLD_VERSION)
+        return tr_fail(r, REST_ERR_PARAM, "Snapshot.Version must be %d (this timref reads version %d)", WORLD_VERSION,
+                       WORLD_VERSION);
+    const json_t* app = json_object_get(snap, "SDKAppID");
+    if (app && (!json_is_integer(app) || json_integer_value(app) < 0))
+        return tr_fail(r, REST_ERR_PARAM, "Snapshot.SDKAppID must be an integer, 0 or more");
+    *accounts = json_object_get(snap, "Accounts");
+    if (!json_is_array(*accounts)) return tr_fail(r, REST_ERR_PARAM, "Snapshot.Accounts must be an array");
+    return ERR_SUCC;
+}
+
+/*
+ * {"Snapshot": {...}}: make the world the snapshot's, in one transaction: every entry checked
+ * first (the first bad one, or the first UserID given twice, refuses the whole document and
+ * nothing changes); then the accounts not in it removed (their live sessions kicked), and
+ * each of its accounts written whole.  Live sessions of accounts it keeps go on.
+ */
+static void world_import(const json_t* body, tr_result* r, json_t** extra) {
+    if (!body)
+        return (void)tr_fail(r, ERR_SDK_NET_PKG_SIZE_LIMIT, "request larger than %d MiB, the limit of ref/world_import",
+                             TIMREF_WORLD_IMPORT_MAX_LEN >> 20);
+    const json_t* accounts = NULL;
+    if (world_head(json_object_get(body, "Snapshot"), &accounts, r) != ERR_SUCC) return;
+    size_t n = json_array_size(accounts);
+    size_t bad = n; /* the first entry that is bad (n: none) */
+    world_entry w;
+    for (size_t i = 0; i < n && bad == n; i++) {
+        if (world_read_entry(json_array_get(accounts, i), i, &w, r) != ERR_SUCC) bad = i;
+        tr_profile_clear(&w.p);
+    }
+    /* Every UserID once: the good entries' UserIDs sorted with their places, the second place
+     * of one given twice is bad too; the first bad place is the one named. */
+    id_at* ids = malloc((bad ? bad : 1) * sizeof *ids);
+    if (!ids) return (void)tr_store_fail(r, TR_ENOMEM);
+    for (size_t i = 0; i < bad; i++)
+        ids[i] = (id_at){json_string_value(json_object_get(json_array_get(accounts, i), "UserID")), i};
+    qsort(ids, bad, sizeof *ids, cmp_id_at);
+    size_t dup = bad, first = 0;
+    for (size_t i = 1; i < bad; i++)
+        if (strcmp(ids[i - 1].id, ids[i].id) == 0 && ids[i].at < dup) {
+            dup = ids[i].at;
+            size_t k = i - 1;
+            while (k > 0 && strcmp(ids[k - 1].id, ids[i].id) == 0) k--;
+            first = ids[k].at;
+        }
+    if (dup < bad) {
+        char why[96];
+        snprintf(why, sizeof why, "UserID given twice (first at Snapshot.Accounts[%zu])", first);
+        entry_fail(r, dup, json_string_value(json_object_get(json_array_get(accounts, dup), "UserID")),
+                   REST_ERR_PARAM, why);
+    }
+    if (dup < n) return free(ids); /* an entry is bad: r says which and why */
+    /* The sorted ids, as the array of strings world_remove's in_sorted reads. */
+    const char** keep = malloc((n ? n : 1) * sizeof *keep);
+    if (!keep) {
+        free(ids);
+        return (void)tr_store_fail(r, TR_ENOMEM);
+    }
+    for (size_t i = 0; i < n; i++) keep[i] = ids[i].id;
+    free(ids);
+    tr_store* st = tr_g.store;
+    json_t* kicks = json_array();
+    size_t removed = 0;
+    int rc = kicks ? tr_store_begin(st) : TR_ENOMEM;
+    if (rc == TR_OK) rc = world_remove(st, keep, n, kicks, &removed);
+    for (size_t i = 0; rc == TR_OK && i < n; i++) {
+        tr_result again = {0}; /* checked above: cannot fail but for memory */
+        if (world_read_entry(json_array_get(accounts, i), i, &w, &again) != ERR_SUCC) rc = TR_ENOMEM;
+        else rc = world_write(st, &w);
+        tr_profile_clear(&w.p);
+    }
+    if (rc == TR_OK) rc = world_kick_events(st, kicks);
+    json_decref(kicks);
+    free(keep);
+    if (tr_commit(rc, r) == ERR_SUCC) *extra = json_pack("{sI}", "Accounts", (json_int_t)n);
+}
+
+/* {}: remove every account, their live sessions kicked, in one transaction. */
+static void world_reset(const json_t* body, tr_result* r, json_t** extra) {
+    (void)body;
+    tr_store* st = tr_g.store;
+    json_t* kicks = json_array();
+    size_t removed = 0;
+    int rc = kicks ? tr_store_begin(st) : TR_ENOMEM;
+    if (rc == TR_OK) rc = world_remove(st, NULL, 0, kicks, &removed);
+    if (rc == TR_OK) rc = world_kick_events(st, kicks);
+    json_decref(kicks);
+    if (tr_commit(rc, r) == ERR_SUCC) *extra = json_pack("{sI}", "Accounts", (json_int_t)removed);
+}
+
 /* ---- dispatch and answer ------------------------------------------------------------ */
 
 static const struct {
@@ -525,6 +1021,11 @@ static const struct {
     {"v4/openim/query_online_status", query_online_status, false},
     {"ref/set_user_status", set_user_status, false},
     {"ref/check_usersig", check_usersig, false},
+    {"ref/account_list", account_list, false},
+    {"ref/events", events, false},
+    {"ref/world_export", world_export, false},
+    {"ref/world_import", world_import, false},
+    {"ref/world_reset", world_reset, false},
 };
 
 /*
