@@ -25,8 +25,10 @@
 # from 10.213.0.0/16, the namespace tests' network, with a password only.
 #
 # fsync and synchronous_commit stay on: an acknowledged write is durable.  TCP
-# keepalives (1 s idle, 1 s interval, 3 probes) let the server notice a client
-# host that vanished without closing its connections.
+# keepalives (1 s idle, 1 s interval, 3 probes) and a TCP user timeout (3 s for
+# data sent and not acknowledged) let the server notice a client host that
+# vanished without closing its connections: an idle connection is dropped
+# within about 4 s, one with data in flight within about 3 s.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -122,6 +124,7 @@ shared_buffers = '128MB'
 tcp_keepalives_idle = 1
 tcp_keepalives_interval = 1
 tcp_keepalives_count = 3
+tcp_user_timeout = 3000
 client_connection_check_interval = '1s'
 log_min_messages = warning
 log_line_prefix = '%m [%p] '

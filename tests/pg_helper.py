@@ -83,3 +83,22 @@ class Cluster:
 def fresh_app_id() -> int:
     """An SDKAppID no other test (nor an earlier run on a reused cluster) has used."""
     return 2_000_000_000 + secrets.randbelow(2**40)
+
+
+# The bounds docs/postgresql.md states, for the cluster's settings (scripts/pg-cluster.sh:
+# tcp_keepalives_idle 1 s, interval 1 s, count 3).
+#: the server drops an idle connection from a host that vanished (keepalives: 1 + 3 x 1 s, and margin)
+KEEPALIVE_BOUND = 8.0
+#: a cut host's users are Offline for everyone (the connection dropped, then seen by the others)
+CUT_OFFLINE_BOUND = 10.0
+
+
+def pg_bin(name: str) -> str:
+    """A PostgreSQL program (psql, ...) of the newest installed server."""
+    import glob
+
+    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"),
+                   key=lambda p: int(p.split("/")[4]) if p.split("/")[4].isdigit() else 0)
+    if not found:
+        raise RuntimeError(f"no {name} under /usr/lib/postgresql/*/bin (scripts/pg-cluster.sh installs it)")
+    return found[-1]
