@@ -60,7 +60,7 @@ def read_version() -> str:
 
 def link_flags() -> tuple[list[str], list[str], list[str], list[str]]:
     """(include_dirs, library_dirs, libraries, extra_link_args) for the dependencies."""
-    libraries = ["jansson", "sqlite3", "z", "crypto", "pthread"]
+    libraries = ["jansson", "sqlite3", "pq", "z", "crypto", "pthread"]
     include_dirs: list[str] = []
     library_dirs: list[str] = []
     extra: list[str] = []
@@ -68,7 +68,7 @@ def link_flags() -> tuple[list[str], list[str], list[str], list[str]]:
     if pkg:
         try:
             out = subprocess.run(
-                [pkg, "--cflags", "--libs", "jansson", "sqlite3", "zlib", "libcrypto"],
+                [pkg, "--cflags", "--libs", "jansson", "sqlite3", "libpq", "zlib", "libcrypto"],
                 check=True, capture_output=True, text=True,
             ).stdout
         except (OSError, subprocess.CalledProcessError):

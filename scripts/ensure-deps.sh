@@ -7,7 +7,7 @@ set -euo pipefail
 if [ $# -gt 0 ]; then
     packages=("$@")
 else
-    packages=(gcc g++ make cmake pkg-config libjansson-dev libsqlite3-dev zlib1g-dev libssl-dev valgrind)
+    packages=(gcc g++ make cmake pkg-config libjansson-dev libsqlite3-dev libpq-dev zlib1g-dev libssl-dev valgrind)
 fi
 
 missing=()

@@ -29,6 +29,15 @@ static const char* kTIMRefConfigDeviceName TIM_KEY_ATTR = "timref_config_device_
  * the "Tag_Profile_Custom_" prefix.  Absent: any valid key is allowed.
  */
 static const char* kTIMRefConfigCustomProfileKeys TIM_KEY_ATTR = "timref_config_custom_profile_keys";
+/*
+ * string: a libpq connection URI (postgresql://... or postgres://...) naming a
+ * world on PostgreSQL, which processes on any host share; several apps share
+ * one database, each in a schema of its own that timref creates and upgrades.
+ * With it, sdk_config_config_file_path is not a store (it is ignored).  A
+ * refusal (TIMRefGetLastError) names host:port/dbname, never the password.
+ * docs/behaviour.md ("PostgreSQL") gives the connections, bounds and codes.
+ */
+static const char* kTIMRefConfigStoreUrl TIM_KEY_ATTR = "timref_config_store_url";
 
 /* ---------------------------------------------------------------------------
  * Profile extensions (returned in every UserProfile object)

@@ -11,7 +11,17 @@
 
 tr_ctx tr_g;
 
+/* The store URI (timref_config_store_url); read here, kept only until the store is open. */
+static char* g_store_url;
+
+static void free_url(void) {
+    if (g_store_url) explicit_bzero(g_store_url, strlen(g_store_url)); /* it may hold a password */
+    free(g_store_url);
+    g_store_url = NULL;
+}
+
 static void free_config(void) {
+    free_url();
     free(tr_g.dir);
     free(tr_g.secret_key);
     free(tr_g.device);
@@ -60,6 +70,25 @@ static int read_allowed_keys(const json_t* cfg) {
     return TIM_SUCC;
 }
 
+/* The longest URI taken (a libpq URI is short; this bounds what is parsed and kept). */
+#define STORE_URL_MAX 4096
+
+/* timref_config_store_url: a postgresql:// or postgres:// URI (checked by the engine when it opens). */
+static int read_store_url(const json_t* cfg) {
+    const json_t* v = json_object_get(cfg, kTIMRefConfigStoreUrl);
+    if (!v || json_is_null(v)) return TIM_SUCC;
+    const char* must = "a PostgreSQL connection URI (postgresql://user:password@host:port/dbname)";
+    if (!json_is_string(v)) return bad_config(kTIMRefConfigStoreUrl, must);
+    const char* s = json_string_value(v);
+    size_t n = json_string_length(v);
+    if (strlen(s) != n || (strncmp(s, "postgresql://", 13) != 0 && strncmp(s, "postgres://", 11) != 0))
+        return bad_config(kTIMRefConfigStoreUrl, must);
+    if (n > STORE_URL_MAX)
+        return tr_refuse(TIM_ERR_PARAM, "TIMInit config: %s is longer than %d bytes", kTIMRefConfigStoreUrl,
+                         STORE_URL_MAX);
+    return (g_store_url = strdup(s)) ? TIM_SUCC : tr_refuse_oom();
+}
+
 /* Read the config object into tr_g; TIM_ERR_PARAM on a value of the wrong kind. */
 static int read_config(const json_t* cfg) {
     int rc = read_string(cfg, kTIMSdkConfigConfigFilePath, "a string (a directory)", false, &tr_g.dir);
@@ -68,6 +97,7 @@ static int read_config(const json_t* cfg) {
     if (rc == TIM_SUCC)
         rc = read_string(cfg, kTIMRefConfigDeviceName, "a string of 1..32 printable ASCII bytes", true, &tr_g.device);
     if (rc == TIM_SUCC) rc = read_allowed_keys(cfg);
+    if (rc == TIM_SUCC) rc = read_store_url(cfg);
     if (rc == TIM_SUCC && !tr_g.device && !(tr_g.device = strdup("Linux")))
         rc = tr_refuse_oom();
     return rc;
@@ -89,9 +119,11 @@ void tr_init_on_logic(void* p) {
     a->rc = read_config(a->cfg);
     if (a->rc == TIM_SUCC) {
         char err[TR_REASON_SIZE];
-        tr_store_config sc = {.dir = tr_g.dir};
+        /* With a URI, the directory is no store (the vendor's SDK keeps its own files there). */
+        tr_store_config sc = {.dir = g_store_url ? NULL : tr_g.dir, .url = g_store_url};
         if (tr_store_open(&tr_g.store, a->app_id, &sc, err, sizeof err) != TR_OK)
             a->rc = tr_refuse(TIM_ERR_PARAM, "%s", err);
+        free_url();
     }
     if (a->rc != TIM_SUCC) {
         snprintf(a->why, sizeof a->why, "%s", TIMRefGetLastError());

@@ -151,6 +151,14 @@ void tr_feed_sync(void) {
         g_data_version = v;
         g_dirty = true;
     }
+    if (tr_g.store->reconnected) {
+        /* The connection came back: the events missed meanwhile first (a kick among them
+         * ends the session), then the session is put back. */
+        tr_g.store->reconnected = false;
+        g_dirty = true;
+        tr_feed_run();
+        tr_session_restore();
+    }
     tr_feed_run();
 }
 

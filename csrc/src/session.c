@@ -84,6 +84,35 @@ void tr_session_kicked(void) {
     tr_session_forget();
 }
 
+void tr_session_restore(void) {
+    if (!tr_g.logged_in) return;
+    tr_store* st = tr_g.store;
+    tr_store_slot_release(st, tr_g.slot); /* held by the lost connection, if anything */
+    tr_g.slot = -1;
+    int slot = -1;
+    bool had = false;
+    int rc = tr_store_begin(st);
+    if (rc == TR_OK) rc = tr_store_account_exists(st, tr_g.user_id);
+    if (rc == TR_NOTFOUND) { /* the admin deleted the account meanwhile: the session is over */
+        tr_store_rollback(st);
+        tr_session_forget();
+        return;
+    }
+    if (rc == TR_OK) rc = tr_store_session_remove(st, tr_g.token, &had);
+    if (rc == TR_OK) rc = tr_store_slot_acquire(st, &slot);
+    if (rc == TR_OK) rc = tr_store_session_add(st, tr_g.token, tr_g.user_id, tr_g.device, false, slot);
+    /* Others saw it end (a reaper removed the row): they see it come back. */
+    if (rc == TR_OK && !had) rc = tr_store_event_add(st, TR_EVT_PRESENCE, tr_g.user_id, tr_g.token);
+    if (rc == TR_OK) rc = tr_store_commit(st);
+    if (rc != TR_OK) {
+        tr_store_rollback(st);
+        tr_store_slot_release(st, slot);
+        st->reconnected = true; /* try again before the next job */
+        return;
+    }
+    tr_g.slot = slot;
+}
+
 void tr_job_login(tr_job* j, tr_result* r) {
     const char* id = j->s1;
     const char* sig = j->s2;

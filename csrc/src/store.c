@@ -13,7 +13,8 @@
 
 int tr_store_open(tr_store** out, uint64_t app_id, const tr_store_config* cfg, char* err, size_t errlen) {
     *out = NULL;
-    /* The one choice of engine: a later cfg->url of another engine's scheme goes to it. */
+    /* The one choice of engine: a URI names a PostgreSQL world, else SQLite. */
+    if (cfg->url) return tr_store_pg_open(out, app_id, cfg->url, err, errlen);
     return tr_store_sqlite_open(out, app_id, cfg->dir, err, errlen);
 }
 

@@ -9,7 +9,7 @@
  * interface: the tr_store_* functions, which dispatch through the engine's
  * table of operations (struct tr_store_ops) or, where the logic is the same
  * for every engine, do it here once (store.c).  tr_store_open chooses the
- * engine; today there is one, SQLite (store_sqlite.c).
+ * engine: SQLite (store_sqlite.c) or PostgreSQL (store_pg.c).
  *
  * For an engine writer, what every operation must guarantee:
  *
@@ -87,14 +87,16 @@ typedef struct tr_dead_session {
 /* ---- opening: which store, which engine ----------------------------------------- */
 
 /*
- * Where the store is.  Today: `dir`, a directory (the SQLite store on disk,
- * shared by the processes that open it with the same app ID), or NULL (SQLite
- * in memory, private to this process).  A later `url` field will name a store
- * that another engine serves (postgresql://...); tr_store_open is the one
+ * Where the store is: `url`, a libpq connection URI (postgresql://...), names
+ * a world on PostgreSQL (store_pg.c), which processes on any host share;
+ * otherwise `dir`, a directory (the SQLite store on disk, shared by the
+ * processes of this machine that open it with the same app ID), or NULL
+ * (SQLite in memory, private to this process).  tr_store_open is the one
  * place that chooses.
  */
 typedef struct tr_store_config {
     const char* dir;
+    const char* url;
 } tr_store_config;
 
 /*
@@ -123,6 +125,17 @@ struct tr_store {
     bool batch;        /* a batch transaction is open */
     bool sp_open;      /* a job's savepoint is open inside it */
     bool batch_events; /* a released savepoint added change events */
+    /*
+     * The engine's connection to a server was lost and made again (set by the
+     * engine, on the logic thread, inside whatever operation reconnected;
+     * cleared by feed.c, tr_feed_sync, before the next job).  What the lost
+     * connection held is gone: this process's liveness slot (the others may
+     * have ended its session meanwhile) and the wake-ups sent while it was
+     * away.  feed.c then reads the events it missed and session.c restores the
+     * live session (tr_session_restore).  An engine without a server (SQLite)
+     * never sets it.
+     */
+    bool reconnected;
 };
 
 struct tr_store_ops {
@@ -283,6 +296,8 @@ struct tr_store_ops {
 
 /* The engines (their open functions; tr_store_open chooses). */
 int tr_store_sqlite_open(tr_store** out, uint64_t app_id, const char* dir, char* err, size_t errlen);
+/* url: a libpq connection URI; err never holds its password (store_pg.c). */
+int tr_store_pg_open(tr_store** out, uint64_t app_id, const char* url, char* err, size_t errlen);
 
 /* ---- what the code above calls ---------------------------------------------------- */
 

@@ -267,6 +267,10 @@ int tr_usersig_check(const char* id, const char* sig, tr_result* r);
 /* The admin kicked this session (feed.c read the kick event naming its token): forget it
  * here and release its liveness slot; its session row is already gone. */
 void tr_session_kicked(void);
+/* The store reconnected (tr_store.reconnected) and feed.c has read the events it missed: when
+ * still logged in, put this session back (its row, a fresh liveness slot; a presence event when
+ * another process had ended it meanwhile).  A session whose account was deleted ends here. */
+void tr_session_restore(void);
 void tr_job_login(tr_job* job, tr_result* r);
 void tr_job_logout(tr_job* job, tr_result* r);
 
