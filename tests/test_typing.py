@@ -66,7 +66,8 @@ API_SNIPPET = '''
 from typing import Any, Dict, List
 from typing_extensions import assert_type
 
-from tim_py import EVENT, TIM, Event, EventIterator, Future, Profile, UserStatus
+from tim_py import EVENT, TIM, Event, EventIterator, Future, Profile, UserStatus, snapshot
+from tim_py.admin import AccountPage, EventPage
 from tim_py.aio import AsyncTIM, EventStream
 
 
@@ -93,6 +94,12 @@ def sync_client(tim: TIM) -> None:
     assert_type(tim.admin.set_portrait("bob", nick="B"), Future[None])
     assert_type(tim.admin.query_online_status(["bob"]), Future[Dict[str, str]])
     assert_type(tim.admin.set_user_status("bob", 1), Future[None])
+    assert_type(tim.admin.list_accounts(match="b"), Future[AccountPage])
+    assert_type(tim.admin.events(after=3), Future[EventPage])
+    assert_type(tim.admin.world_export(), Future[Dict[str, Any]])
+    assert_type(tim.admin.world_import(b"{}"), Future[int])
+    assert_type(tim.admin.world_reset(), Future[int])
+    assert_type(snapshot.read("world.json"), Dict[str, Any])
     assert_type(tim.raw.call("TIMGetSDKVersion"), str)
     assert_type(tim.raw.call("TIMGetServerTime"), int)
     assert_type(tim.raw.call("TIMLogout"), Future[Any])
@@ -122,6 +129,8 @@ async def async_client(tim: AsyncTIM) -> None:
     assert_type(await tim.admin.import_accounts(["bob"]), List[str])
     assert_type(await tim.admin.delete_accounts(["bob"]), Dict[str, int])
     assert_type(await tim.admin.query_online_status(["bob"]), Dict[str, str])
+    assert_type(await tim.admin.list_accounts(), AccountPage)
+    assert_type(await tim.admin.world_import({}), int)
     assert_type(await tim.raw.call("TIMLogout"), Any)
     assert_type(tim.raw.call("TIMGetLoginUserID"), str)
     stream = tim.events()

@@ -7,6 +7,12 @@ The friendlier methods beside it build the bodies and shape the answers.
 Like every other method they return a future (``TIM``) or an awaitable
 (``AsyncTIM``).  They need an initialized client, not a login.
 
+Beyond the vendor's commands, timref's own (``ref/...``) see the whole world:
+``list_accounts`` pages through the account IDs, ``events`` reads the tail of the
+change log, and ``world_export`` / ``world_import`` / ``world_reset`` take and
+restore snapshots of the world (docs/snapshots.md; ``tim_py.snapshot`` writes
+and reads them as files).
+
 The vendor limits how many accounts one request may carry (100 for
 multiaccount_import, account_delete, account_check and portrait_get, 500 for
 query_online_status); ``request`` sends what it is given, and the library
@@ -19,7 +25,7 @@ others have still been made.
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
 
 from ._core import (
     PROFILE_FIELD_NAMES,
@@ -38,7 +44,7 @@ from .errors import REST_ERR_NO_ACCOUNT, TIMError, UnsupportedError, error_for_r
 from .fields import CUSTOM_KEY, CUSTOM_VALUE, FIELDS
 from .types import CUSTOM_PREFIX, UserStatusType
 
-__all__ = ["Admin", "FIELD_TAGS"]
+__all__ = ["Admin", "FIELD_TAGS", "AccountPage", "WorldEvent", "EventPage"]
 
 #: Profile field name -> REST profile tag (the Web SDK's camelCase names are
 #: accepted too, through PROFILE_FIELD_NAMES); from tim_py.fields.FIELDS
@@ -73,6 +79,75 @@ def _online_detail(data: Any) -> Dict[str, Dict[str, Any]]:
 
 def _checked(data: Any) -> Dict[str, bool]:
     return {r.get("UserID", ""): r.get("AccountStatus") == "Imported" for r in (data or {}).get("ResultItem", [])}
+
+
+class AccountPage(NamedTuple):
+    """One page of ``list_accounts``."""
+
+    #: account IDs in byte order (upper case before lower case)
+    user_ids: List[str]
+    #: how many accounts match, in all pages
+    total: int
+    #: the ``after`` of the next page; None on the last page
+    next: Optional[str]
+
+
+class WorldEvent(NamedTuple):
+    """One change event of the world (``events``)."""
+
+    #: its sequence number: consecutive, increasing
+    seq: int
+    #: "profile", "presence" (login, logout, a session's end), "status" (custom status, or
+    #: the admin's set_user_status) or "kick"
+    type: str
+    user_id: str
+    #: who made it: "admin", "reaper" (a dead process's session ended) or a session's token;
+    #: None when the store recorded none
+    origin: Optional[str]
+    #: the state the change left: the profile (user_profile_* keys) for "profile", the status
+    #: (user_status_* keys) for "presence" and "status", {"tokens": [...]} for "kick"; None
+    #: when the account no longer exists
+    data: Optional[Dict[str, Any]]
+
+
+class EventPage(NamedTuple):
+    """What ``events`` returns."""
+
+    events: List[WorldEvent]
+    #: pass it as ``after`` to read what comes next
+    last: int
+    #: events after ``after`` were pruned before they could be read (the store keeps at
+    #: least the last 10,000): this page does not follow on without a hole
+    gap: bool
+
+
+def _account_page(data: Any) -> AccountPage:
+    return AccountPage(list(data.get("UserIDs", [])), int(data.get("Total", 0)), data.get("Next"))
+
+
+def _event_page(data: Any) -> EventPage:
+    return EventPage([WorldEvent(e["Seq"], e["Type"], e["UserID"], e.get("Origin"), e.get("Data"))
+                      for e in data.get("Events", [])], int(data.get("Last", 0)), bool(data.get("Gap", False)))
+
+
+def _snapshot(data: Any) -> Dict[str, Any]:
+    snap: Dict[str, Any] = data["Snapshot"]
+    return snap
+
+
+def _accounts(data: Any) -> int:
+    return int(data["Accounts"])
+
+
+def _opt_str(name: str, value: Any) -> Optional[str]:
+    return None if value is None else check_str(name, value)
+
+
+def _count(name: str, value: Any) -> int:
+    """An int the library judges (its range is the library's rule)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {type_name(value)}")
+    return value
 
 
 #: Accounts per request: the vendor's limits (the library refuses more).
@@ -365,6 +440,106 @@ class Admin:
         if custom_status is not None:
             body["CustomStatus"] = check_str("custom_status", custom_status)
         return self._send("ref/set_user_status", body, _none)
+
+
+    # ---- the world (timref's own) ------------------------------------------------------
+
+    def list_accounts(self, match: Optional[str] = None, after: Optional[str] = None,
+                      limit: int = 100) -> Any:
+        """One page of the world's account IDs (``ref/account_list``); resolves to an
+        ``AccountPage(user_ids, total, next)``.
+
+        IDs come in byte order (``"Bob" < "alice" < "bob"``), at most ``limit`` (1..1000)
+        of them, each greater than ``after`` (None: from the first).  ``match`` keeps the IDs
+        that contain it, case-sensitively (None or "": all; ``%`` and ``_`` are ordinary
+        characters).  ``total`` counts every match; ``next`` is the ``after`` of the next
+        page, None on the last.  Paging is by key, so a page costs the same at the end of
+        10^5 accounts as at the start::
+
+            page = tim.admin.list_accounts(match="bot").result()
+            while page.next is not None:
+                page = tim.admin.list_accounts(match="bot", after=page.next).result()
+
+        A bad value (limit out of range, after or match longer than an ID's 32 bytes) raises
+        AdminError 70402 naming it.
+        """
+        body: Dict[str, Any] = {"Limit": _count("limit", limit)}
+        m = _opt_str("match", match)
+        a = _opt_str("after", after)
+        if m is not None:
+            body["Match"] = m
+        if a is not None:
+            body["After"] = a
+        return self._send("ref/account_list", body, _account_page)
+
+    def events(self, after: Optional[int] = None, limit: int = 100) -> Any:
+        """The tail of the world's change log (``ref/events``); resolves to an
+        ``EventPage(events, last, gap)``, its events (``WorldEvent``) oldest first.
+
+        ``after`` None gives the last ``limit`` (1..1000) events; a sequence number gives
+        at most ``limit`` events after it.  To follow the log, pass ``last`` as the next
+        call's ``after``.  Every process sharing the store writes to the one log, so this
+        shows the changes of all of them.
+        """
+        body: Dict[str, Any] = {"Limit": _count("limit", limit)}
+        if after is not None:
+            body["After"] = _count("after", after)
+        return self._send("ref/events", body, _event_page)
+
+    def world_export(self, include_status: bool = False) -> Any:
+        """The world as a snapshot (``ref/world_export``): resolves to the snapshot document,
+        a dict ``{"Format": "timref-world", "Version": 1, "SDKAppID", "Accounts": [...]}``
+        (docs/snapshots.md gives every key).
+
+        Each account carries its profile (standard and custom fields), profile time and
+        custom status; ``include_status`` adds its live status (Online with its devices,
+        Offline, UnLogined).  The accounts come sorted by ID and read in one transaction, so
+        the same world always gives the same document.  ``tim_py.snapshot.write`` saves it
+        to a file atomically.
+        """
+        if not isinstance(include_status, bool):
+            raise TypeError(f"include_status must be a bool, got {type_name(include_status)}")
+        return self._send("ref/world_export", {"IncludeStatus": include_status}, _snapshot)
+
+    def world_import(self, snapshot: Union[Dict[str, Any], bytes, bytearray, memoryview]) -> Any:
+        """Make the world the snapshot's (``ref/world_import``); resolves to the number of
+        accounts it holds.
+
+        ``snapshot`` is the document (a dict, as ``world_export`` and
+        ``tim_py.snapshot.read`` give it) or its JSON text as bytes, sent as it is.  The
+        library checks every entry first, with the rules of set_portrait: the first bad entry
+        (or the second place of a UserID given twice) fails the whole import with its code
+        (AdminError, or the profile error of the field) and a message naming it
+        (``Snapshot.Accounts[12] (UserID "bob"): Tag_Profile_IM_Gender: 7 is outside 0..2``),
+        and nothing changes.  Otherwise, in one transaction: the accounts the snapshot does
+        not hold are removed (their live sessions, in every process, are kicked), and each
+        of its accounts is written whole.  Live sessions of accounts it holds go on.
+        Subscribers are told of every change.  The body may be up to
+        ``lib.TIMREF_WORLD_IMPORT_MAX_LEN`` (256 MiB), not the 1 MiB of other requests.
+        """
+        api = b"ref/world_import"
+        if isinstance(snapshot, dict):
+            data = dumps("snapshot", {"Snapshot": snapshot})
+        elif isinstance(snapshot, (bytes, bytearray, memoryview)):
+            data = b'{"Snapshot":' + bytes(snapshot) + b"}"
+            nul = data.find(b"\0")
+            if nul >= 0:  # a C string cannot carry it: refused as the library refuses bad JSON
+                raise error_for_return(lib.TIM_ERR_JSON, "TIMRefAdminRequest",
+                                       f"not valid JSON: a NUL byte at offset {nul - 12} of the snapshot")
+        else:
+            raise TypeError(f"snapshot must be a dict or JSON text as bytes, got {type_name(snapshot)}")
+        if not lib.tp_has_admin():
+            raise UnsupportedError(
+                "the admin surface (TIMRefAdminRequest) is timref-only; the loaded library "
+                f"{self._client.library!r} does not have it"
+            )
+        return self._client._call(lib.tp_TIMRefAdminRequest, (api, data), _accounts, "TIMRefAdminRequest")
+
+    def world_reset(self) -> Any:
+        """Remove every account (``ref/world_reset``), in one transaction; their live
+        sessions, in every process, are kicked (EVENT.KICKED_OUT).  Resolves to the number of
+        accounts removed."""
+        return self._send("ref/world_reset", {}, _accounts)
 
 
 _STATUS_NAMES = {

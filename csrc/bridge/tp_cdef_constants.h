@@ -3,7 +3,7 @@
  * cffi cdef text only (build_ffi.py), never included by C.
  *
  * C cannot include this file: each name is already an enumerator of TIMCloudComm.h,
- * TIMCloudDef.h or TIMErrorCode.h.  It cannot drift from those headers either: cffi's generated
+ * TIMCloudDef.h, TIMErrorCode.h or TIMRef.h.  It cannot drift from those headers either: cffi's generated
  * C evaluates every name here against them (set_source includes tp_bridge.h, which includes
  * TIMCloud.h and TIMRef.h), so a name that is not a constant there fails the build, and the
  * values always come from the headers.  Add a name here to make it lib.NAME.
@@ -61,3 +61,6 @@ static const int ERR_SVR_ACCOUNT_USERSIG_EMPTY;
 static const int ERR_SVR_ACCOUNT_USERSIG_CHECK_FAILED;
 static const int ERR_SVR_ACCOUNT_USERSIG_MISMATCH_ID;
 static const int ERR_SVR_ACCOUNT_USERSIG_MISMATCH_SDKAPPID;
+
+/* timref's own (TIMRef.h) */
+static const int TIMREF_WORLD_IMPORT_MAX_LEN;
