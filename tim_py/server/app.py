@@ -18,13 +18,16 @@ import asyncio
 import logging
 import re
 import urllib.parse
-from typing import Any, Dict, FrozenSet, Iterable, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, FrozenSet, Iterable, List, Optional, Tuple
 
 import orjson
 from aiohttp import web
 
 from ..aio import AsyncTIM
 from ..errors import InvalidParameterError, TIMError
+
+if TYPE_CHECKING:
+    from .dashboard import Dashboard
 
 __all__ = ["COMMANDS", "MAX_BODY", "READ_TIMEOUT", "RestService", "make_server", "openapi_document"]
 
@@ -123,6 +126,8 @@ class RestService:
         self.secret_key = secret_key
         self.openapi = openapi
         self.commands: FrozenSet[str] = frozenset(COMMANDS)
+        #: the page at / and its routes under /ref/dashboard/ (docs/dashboard.md); None: not served
+        self.dashboard: Optional["Dashboard"] = None
 
     # ---- the handler ---------------------------------------------------------------------
 
@@ -155,6 +160,10 @@ class RestService:
 
     async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
         raw_path = request.rel_url.raw_path
+        if self.dashboard is not None:  # its own paths only: GET /, /ref/dashboard/...
+            page = await self.dashboard.route(request)
+            if page is not None:
+                return page
         if request.method in ("GET", "HEAD") and raw_path == "/openapi.json":
             if self.openapi is None:
                 raise _Refused(NO_SUCH_COMMAND, "this installation has no OpenAPI description "

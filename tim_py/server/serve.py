@@ -15,6 +15,7 @@ from aiohttp import web
 
 from ..aio import AsyncTIM
 from .app import READ_TIMEOUT, RestService, make_server, openapi_document
+from .dashboard import Dashboard
 
 __all__ = ["run", "base_url", "ListenError", "SHUTDOWN_TIMEOUT", "BACKLOG"]
 
@@ -64,6 +65,8 @@ async def _serve(host: str, port: int, data_dir: Optional[str], app_id: int, sec
         raise
     try:
         service = RestService(tim, app_id, admins, secret_key, openapi_document())
+        service.dashboard = dashboard = Dashboard(tim, app_id, host, secret_key, service.commands,
+                                                  lambda request, api: service._body(request))
         runner = web.ServerRunner(make_server(service), shutdown_timeout=SHUTDOWN_TIMEOUT)
         await runner.setup()
         try:
@@ -78,8 +81,10 @@ async def _serve(host: str, port: int, data_dir: Optional[str], app_id: int, sec
                   f"{'UserSigs checked with the secret key' if secret_key else 'any non-empty usersig'}, "
                   f"world {data_dir if data_dir is not None else 'in memory'}; "
                   "SIGINT or SIGTERM stops it", file=sys.stderr, flush=True)
+            print(f"tim-py serve: dashboard at {dashboard.url(base_url(host, bound))}", file=sys.stderr, flush=True)
             await stop.wait()
         finally:
+            await dashboard.close()  # its live feeds would hold the stop below
             # Stop accepting, close idle connections, let the requests in flight be answered.
             await runner.cleanup()
     finally:

@@ -1,0 +1,551 @@
+"""The dashboard of ``tim-py serve``: a page at ``/``, its JSON routes and its live feed
+(docs/dashboard.md is its contract).
+
+What it serves, beside the REST API (``RestService`` hands it every request first; it answers
+only its own paths and leaves the rest, and so docs/rest.md's table, untouched):
+
+* ``GET /``, ``GET /ref/dashboard/static/<file>``: the page, files of this package
+  (``static/``), read once at start; plain HTML, CSS and a JS module, no build step.
+* ``GET /ref/dashboard/info``, ``/users``, ``/user``, ``/export``: reads composed of admin
+  commands (a page of users is ``ref/account_list`` plus ``query_online_status`` and
+  ``portrait_get`` of those ids).
+* ``POST /ref/dashboard/call/<command>``: any command the REST API serves (``COMMANDS``), the
+  body as bytes to ``admin.request_raw`` and its answer back as it is: the one set of rules.
+* ``GET /ref/dashboard/events``: server-sent events from the world's change feed (``ref/events``).
+  While no page listens nothing runs; while some do, one reader task polls the feed for all of
+  them and offers each event to every client's bounded queue; a client whose queue is full is
+  cut off (its browser reconnects and reloads), so a slow client never holds the others.
+
+Who may use it (docs/dashboard.md, "Security"): without a secret key the REST API takes any
+usersig, and the dashboard is as open; with one, its data routes need the token that
+``tim-py serve`` prints on stderr (a cookie once the printed URL is opened).  On a loopback
+address the ``Host`` header must name a loopback host (no DNS rebinding), and every POST must
+carry the ``X-TIM-Dashboard`` header and no foreign ``Origin`` (no cross-site requests).
+"""
+from __future__ import annotations
+
+import asyncio
+import hmac
+import importlib.resources
+import ipaddress
+import logging
+import re
+import secrets
+import time
+import urllib.parse
+from typing import Any, Dict, FrozenSet, List, Mapping, Optional, Set, Tuple
+
+import orjson
+from aiohttp import web
+
+from ..aio import AsyncTIM
+from ..errors import TIMError
+from ..fields import FIELDS
+from ..types import CUSTOM_PREFIX
+
+__all__ = ["Dashboard", "PREFIX", "MAX_CLIENTS", "QUEUE_SIZE", "KEEPALIVE", "POLL", "PAGE_MAX"]
+
+log = logging.getLogger("tim_py.server")
+
+#: Every dashboard path but the page itself starts so: under timref's own ``/ref/``, and with
+#: a second segment, which no REST command has (docs/rest.md's paths are untouched).
+PREFIX = "/ref/dashboard/"
+#: Live-feed connections at once; one more is answered 503.
+MAX_CLIENTS = 64
+#: Events waiting for one live-feed client; a client that falls this far behind is cut off.
+QUEUE_SIZE = 512
+#: Seconds between keep-alive comments on an idle live feed.
+KEEPALIVE = 15.0
+#: Seconds between two reads of the change feed while a page listens (well under the one
+#: second a change may take to show).
+POLL = 0.2
+#: Events read from the feed at once.
+BATCH = 500
+#: Users on one page, at most (portrait_get's limit per request).
+PAGE_MAX = 100
+#: Events the first opening of a profile reads to learn the world's custom keys.
+KEY_SCAN = 1000
+#: Custom keys remembered (each one more tag asked of portrait_get).
+MAX_KEYS = 256
+#: The cookie that carries the token.
+COOKIE = "tim_dashboard"
+#: The header every POST must carry (a cross-site form cannot send it).
+CSRF_HEADER = "X-TIM-Dashboard"
+
+# The REST codes the dashboard answers with (docs/rest.md's), and the HTTP status beside them.
+HTTP_ERROR = 60002
+NOT_ALLOWED = 60010
+NO_SUCH = 60009
+BUSY = 70500
+
+#: Profile tags of the standard fields, in FIELDS's order.
+STANDARD_TAGS: Tuple[str, ...] = tuple(f.tag for f in FIELDS if f.tag is not None)
+NICK_TAG = next(f.tag for f in FIELDS if f.name == "nick")
+IMAGE_TAG = next(f.tag for f in FIELDS if f.name == "avatar")
+#: The SDK keys of a custom field in a profile event's snapshot.
+_CUSTOM_ARRAY = next(f.key for f in FIELDS if f.kind == "custom")
+_CUSTOM_KEY_RE = re.compile(r"[A-Za-z0-9_]{1,8}")
+
+_STATIC_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
+                 ".css": "text/css; charset=utf-8", ".svg": "image/svg+xml", ".png": "image/png"}
+_STATIC_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
+_LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "[::1]", "::1"})
+
+
+def _field_table() -> List[Dict[str, Any]]:
+    """What the page's edit form needs of each field: derived from ``tim_py.fields.FIELDS``."""
+    out: List[Dict[str, Any]] = []
+    for f in FIELDS:
+        if f.tag is None:
+            continue
+        row: Dict[str, Any] = {"Name": f.name, "Tag": f.tag, "Kind": f.kind}
+        if f.values:
+            row["Values"] = list(f.values)
+        if f.kind == "uint32":
+            row["Max"] = f.hi
+        out.append(row)
+    return out
+
+
+def _load_static() -> Dict[str, Tuple[bytes, str]]:
+    """The page's files, name -> (content, content type), from this package's ``static/``."""
+    files: Dict[str, Tuple[bytes, str]] = {}
+    root = importlib.resources.files(__package__ or "tim_py.server").joinpath("static")
+    try:
+        entries = list(root.iterdir())
+    except (FileNotFoundError, NotADirectoryError, OSError):
+        return files
+    for entry in entries:
+        name = entry.name
+        ext = name[name.rfind("."):] if "." in name else ""
+        if entry.is_file() and ext in _STATIC_TYPES and _STATIC_NAME.fullmatch(name):
+            files[name] = (entry.read_bytes(), _STATIC_TYPES[ext])
+    return files
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (as given to ``--host``) is a loopback address or ``localhost``."""
+    if host in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _fail(status: int, code: int, info: str) -> web.Response:
+    body = orjson.dumps({"ActionStatus": "FAIL", "ErrorCode": code, "ErrorInfo": info})
+    return web.Response(status=status, body=body, content_type="application/json",
+                        headers={"Cache-Control": "no-store"})
+
+
+def _ok(doc: Mapping[str, Any]) -> web.Response:
+    body = orjson.dumps({"ActionStatus": "OK", "ErrorCode": 0, "ErrorInfo": "", **doc})
+    return web.Response(body=body, content_type="application/json", headers={"Cache-Control": "no-store"})
+
+
+class _Bad(Exception):
+    """A request the dashboard refuses: its HTTP status, code and reason."""
+
+    def __init__(self, status: int, code: int, info: str) -> None:
+        super().__init__(info)
+        self.status = status
+        self.code = code
+        self.info = info
+
+
+class _Client:
+    """One live-feed connection: its bounded queue of frames (None: end the stream)."""
+
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[Optional[bytes]] = asyncio.Queue(QUEUE_SIZE + 1)
+        self.cut = False
+
+    def offer(self, frame: Optional[bytes]) -> None:
+        if self.cut:
+            return
+        if frame is not None and self.queue.qsize() >= QUEUE_SIZE:
+            frame = None  # fell too far behind: ended (the one slot kept free takes the None)
+        if frame is None:
+            self.cut = True
+        self.queue.put_nowait(frame)
+
+
+class Dashboard:
+    """The page, its routes and its live feed, over the server's one ``AsyncTIM``.
+
+    ``host`` is the address the server listens on; ``secret_key``: the server's (with one, the
+    data routes need ``token``); ``commands``: what ``/ref/dashboard/call/`` may call (the REST
+    API's ``COMMANDS``); ``read_body(request)``: the REST server's body reader (its limits), which
+    returns None for a body over its limit."""
+
+    def __init__(self, tim: AsyncTIM, app_id: int, host: str, secret_key: Optional[str],
+                 commands: FrozenSet[str], read_body: Any, token: Optional[str] = None) -> None:
+        self.tim = tim
+        self.app_id = app_id
+        self.commands = commands
+        self._read_body = read_body
+        self.check_host = is_loopback(host)
+        #: None: the data routes are open (no secret key: the REST API is open too)
+        self.token: Optional[str] = (token or secrets.token_urlsafe(24)) if secret_key else None
+        self.static = _load_static()
+        self.fields = _field_table()
+        self._clients: Set[_Client] = set()
+        self._reader: Optional[asyncio.Task[None]] = None
+        self._wake = asyncio.Event()
+        self._last: Optional[int] = None
+        self._closed = False
+        self._keys: Set[str] = set()
+        self._keys_scanned = False
+
+    # ---- what serve.py prints and calls ---------------------------------------------------
+
+    def url(self, base: str) -> str:
+        """The page's URL (with the token when one is needed)."""
+        return f"{base}/?token={self.token}" if self.token else f"{base}/"
+
+    @property
+    def clients(self) -> int:
+        return len(self._clients)
+
+    @property
+    def reading(self) -> bool:
+        return self._reader is not None and not self._reader.done()
+
+    async def close(self) -> None:
+        """End every live feed (before the server stops: they would hold its shutdown)."""
+        self._closed = True
+        for c in list(self._clients):
+            c.offer(None)
+        if self._reader is not None:
+            self._reader.cancel()
+            try:
+                await self._reader
+            except (asyncio.CancelledError, Exception):
+                pass
+            self._reader = None
+
+    # ---- routing ---------------------------------------------------------------------------
+
+    async def route(self, request: web.BaseRequest) -> Optional[web.StreamResponse]:
+        """The answer to a dashboard request; None for any other request (the REST API's)."""
+        path = request.rel_url.raw_path
+        if path == "/":
+            if request.method not in ("GET", "HEAD"):
+                return None  # POST / is the REST API's 60002, as before
+        elif not path.startswith(PREFIX):
+            return None
+        try:
+            self._check_origin(request)
+            if path == "/":
+                return self._page(request)
+            rest = path[len(PREFIX):]
+            if rest.startswith("static/"):
+                return self._file(request, rest[len("static/"):])
+            self._check_token(request)
+            if rest.startswith("call/"):
+                self._require(request, "POST")
+                return await self._call(request, urllib.parse.unquote(rest[len("call/"):]))
+            self._require(request, "GET", "HEAD")
+            query = self._query(request)
+            if rest == "info":
+                return _ok(await self._info())
+            if rest == "users":
+                return _ok(await self._users(query))
+            if rest == "user":
+                return _ok(await self._user(query))
+            if rest == "export":
+                return await self._export(query)
+            if rest == "events":
+                return await self._events(request)
+            raise _Bad(404, NO_SUCH, f"no dashboard route {path[:80]!r}")
+        except _Bad as b:
+            return _fail(b.status, b.code, b.info)
+
+    @staticmethod
+    def _require(request: web.BaseRequest, *methods: str) -> None:
+        if request.method not in methods:
+            raise _Bad(405, HTTP_ERROR, f"the method must be {' or '.join(methods)}, got {request.method[:16]!r}")
+
+    def _check_origin(self, request: web.BaseRequest) -> None:
+        """No DNS rebinding (the Host of a loopback server is a loopback name), no cross-site
+        writes (a POST carries our header, and no Origin but this server's)."""
+        host = request.headers.get("Host", "")
+        if self.check_host:
+            name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+            if name.lower() not in _LOOPBACK_NAMES:
+                raise _Bad(403, NOT_ALLOWED, "the Host header must name a loopback host (localhost, 127.0.0.1 "
+                                             "or [::1]) on a server listening on a loopback address")
+        if request.method not in ("GET", "HEAD"):
+            if request.headers.get(CSRF_HEADER) != "1":
+                raise _Bad(403, NOT_ALLOWED, f"a dashboard POST must carry the header {CSRF_HEADER}: 1")
+            origin = request.headers.get("Origin")
+            if origin is not None and origin != f"http://{host}":
+                raise _Bad(403, NOT_ALLOWED, "cross-origin requests are refused")
+
+    def _check_token(self, request: web.BaseRequest) -> None:
+        if self.token is None:
+            return
+        given = request.cookies.get(COOKIE, "")
+        if not hmac.compare_digest(given.encode("utf-8", "replace"), self.token.encode("ascii")):
+            raise _Bad(401, NOT_ALLOWED, "this server has a secret key: open the dashboard through the URL "
+                                         "with the token that tim-py serve printed on stderr")
+
+    @staticmethod
+    def _query(request: web.BaseRequest) -> Dict[str, str]:
+        try:
+            pairs = urllib.parse.parse_qsl(request.rel_url.raw_query_string, keep_blank_values=True,
+                                           encoding="utf-8", errors="strict", max_num_fields=16)
+        except (UnicodeDecodeError, ValueError):
+            raise _Bad(400, HTTP_ERROR, "the query string is not UTF-8, or has more than 16 parameters") from None
+        query: Dict[str, str] = {}
+        for k, v in pairs:
+            if k in query:
+                raise _Bad(400, HTTP_ERROR, f"the query parameter {k[:32]!r} is given twice")
+            if "\x00" in v:
+                raise _Bad(400, HTTP_ERROR, f"the query parameter {k[:32]!r} holds a NUL character")
+            query[k] = v
+        return query
+
+    # ---- the page -----------------------------------------------------------------------------
+
+    def _page(self, request: web.BaseRequest) -> web.StreamResponse:
+        query = self._query(request)
+        given = query.get("token")
+        if given is not None:
+            if self.token is None or not hmac.compare_digest(given.encode("utf-8"), self.token.encode("ascii")):
+                raise _Bad(403, NOT_ALLOWED, "wrong dashboard token")
+            resp = web.Response(status=303, headers={"Location": "/", "Cache-Control": "no-store"})
+            resp.set_cookie(COOKIE, self.token, httponly=True, samesite="Strict", path="/")
+            return resp
+        return self._file(request, "index.html")
+
+    def _file(self, request: web.BaseRequest, name: str) -> web.StreamResponse:
+        self._require(request, "GET", "HEAD")
+        found = self.static.get(name)
+        if found is None:
+            raise _Bad(404, NO_SUCH, f"no dashboard file {name[:64]!r}"
+                       + ("" if self.static else " (this installation has no tim_py/server/static/)"))
+        body, ctype = found
+        return web.Response(body=body, headers={"Content-Type": ctype, "Cache-Control": "no-cache",
+                                                "X-Content-Type-Options": "nosniff",
+                                                "Content-Security-Policy": "default-src 'self'; img-src * data:",
+                                                "Referrer-Policy": "no-referrer"})
+
+    # ---- reads ---------------------------------------------------------------------------------
+
+    async def _admin(self, api: str, body: Dict[str, Any]) -> Dict[str, Any]:
+        """An admin command's answer; its failure answered as it is (HTTP 200, its code)."""
+        try:
+            answer: Dict[str, Any] = await self.tim.admin.request(api, body)
+            return answer
+        except TIMError as e:
+            raise _Bad(200, e.code, e.desc) from None
+
+    async def _info(self) -> Dict[str, Any]:
+        last = await self._admin("ref/events", {"Limit": 1})
+        return {"AppID": self.app_id, "Fields": self.fields, "Commands": sorted(self.commands),
+                "Last": last.get("Last", 0), "Clients": self.clients, "Reading": self.reading,
+                "Limits": {"Page": PAGE_MAX, "Queue": QUEUE_SIZE, "Clients": MAX_CLIENTS}}
+
+    @staticmethod
+    def _limit(query: Mapping[str, str], default: int, most: int) -> int:
+        text = query.get("limit")
+        if text is None:
+            return default
+        if not text.isdigit() or not 1 <= int(text) <= most:
+            raise _Bad(400, HTTP_ERROR, f"limit must be a whole number from 1 to {most}, got {text[:16]!r}")
+        return int(text)
+
+    async def _users(self, query: Mapping[str, str]) -> Dict[str, Any]:
+        """One page of users: ids (keyset paging), their nick and avatar, their status."""
+        body: Dict[str, Any] = {"Limit": self._limit(query, 50, PAGE_MAX)}
+        if query.get("after"):
+            body["After"] = query["after"]
+        if query.get("match"):
+            body["Match"] = query["match"]
+        page = await self._admin("ref/account_list", body)
+        ids: List[str] = list(page.get("UserIDs", []))
+        users: List[Dict[str, Any]] = [{"UserID": i} for i in ids]
+        if ids:
+            answers: List[Any] = await asyncio.gather(
+                self.tim.admin.request("v4/profile/portrait_get", {"To_Account": ids,
+                                                                   "TagList": [NICK_TAG, IMAGE_TAG]}),
+                self.tim.admin.request("v4/openim/query_online_status",
+                                       {"To_Account": ids, "IsNeedDetail": 1, "IsReturnCustomStatus": 1}),
+                return_exceptions=True)
+            portraits, statuses = answers  # a failure leaves those columns out: the ids still show
+            by_id = {u["UserID"]: u for u in users}
+            if isinstance(portraits, dict):
+                for item in portraits.get("UserProfileItem", []):
+                    u = by_id.get(item.get("To_Account"))
+                    if u is None:
+                        continue
+                    if item.get("ResultCode", 0) != 0:
+                        u["Deleted"] = True  # removed between the listing and now
+                    for tv in item.get("ProfileItem", []):
+                        u["Nick" if tv.get("Tag") == NICK_TAG else "Image"] = tv.get("Value")
+            if isinstance(statuses, dict):
+                for q in statuses.get("QueryResult", []):
+                    u = by_id.get(q.get("To_Account"))
+                    if u is not None:
+                        u["Status"] = q.get("Status")
+                        u["CustomStatus"] = q.get("CustomStatus", "")
+                        u["Devices"] = [d.get("Platform") for d in q.get("Detail", [])]
+        out: Dict[str, Any] = {"Users": users, "Total": page.get("Total", len(ids))}
+        if page.get("Next") is not None:
+            out["Next"] = page["Next"]
+        return out
+
+    async def _user(self, query: Mapping[str, str]) -> Dict[str, Any]:
+        """A user's whole profile (the standard tags and every custom key known) and status."""
+        user_id = query.get("id")
+        if not user_id:
+            raise _Bad(400, HTTP_ERROR, "the query parameter id (a UserID) is missing or empty")
+        await self._learn_keys()
+        extra = [k for k in query.get("custom", "").split(",") if k]
+        for k in extra:
+            self._remember(k)
+        tags = list(STANDARD_TAGS) + sorted(self._keys)
+        portrait, status = await asyncio.gather(
+            self._admin("v4/profile/portrait_get", {"To_Account": [user_id], "TagList": tags}),
+            self._admin("v4/openim/query_online_status",
+                        {"To_Account": [user_id], "IsNeedDetail": 1, "IsReturnCustomStatus": 1}))
+        items = portrait.get("UserProfileItem", [])
+        if not items or items[0].get("ResultCode", 0) != 0:
+            info = items[0].get("ResultInfo", "account does not exist") if items else "account does not exist"
+            raise _Bad(200, items[0].get("ResultCode", 40003) if items else 40003, f"{user_id}: {info}")
+        q = (status.get("QueryResult") or [{}])[0]
+        return {"UserID": user_id, "Profile": {tv["Tag"]: tv["Value"] for tv in items[0].get("ProfileItem", [])},
+                "Status": q.get("Status"), "CustomStatus": q.get("CustomStatus", ""),
+                "Devices": [d.get("Platform") for d in q.get("Detail", [])], "CustomKeys": sorted(self._keys)}
+
+    def _remember(self, key: str) -> None:
+        """Remember a custom key (with or without its prefix) for the profile view."""
+        short = key[len(CUSTOM_PREFIX):] if key.startswith(CUSTOM_PREFIX) else key
+        if _CUSTOM_KEY_RE.fullmatch(short) and len(self._keys) < MAX_KEYS:
+            self._keys.add(CUSTOM_PREFIX + short)
+
+    def _learn_from(self, event: Mapping[str, Any]) -> None:
+        data = event.get("Data")
+        if event.get("Type") == "profile" and isinstance(data, dict):
+            for item in data.get(_CUSTOM_ARRAY) or []:
+                if isinstance(item, dict):
+                    key = item.get("user_profile_custom_string_info_key")
+                    if isinstance(key, str):
+                        self._remember(key)
+
+    async def _learn_keys(self) -> None:
+        """Once: the custom keys of the profiles in the recent change feed."""
+        if self._keys_scanned:
+            return
+        tail = await self._admin("ref/events", {"Limit": KEY_SCAN})
+        for ev in tail.get("Events", []):
+            self._learn_from(ev)
+        self._keys_scanned = True
+
+    async def _export(self, query: Mapping[str, str]) -> web.Response:
+        status = query.get("status", "0")
+        if status not in ("0", "1"):
+            raise _Bad(400, HTTP_ERROR, f"status must be 0 or 1, got {status[:16]!r}")
+        answer = await self._admin("ref/world_export", {"IncludeStatus": status == "1"})
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+        return web.Response(body=orjson.dumps(answer["Snapshot"]), headers={
+            "Content-Type": "application/json",
+            "Content-Disposition": f'attachment; filename="world-{self.app_id}-{stamp}.json"',
+            "Cache-Control": "no-store"})
+
+    # ---- writes: the REST API's commands -----------------------------------------------------------
+
+    async def _call(self, request: web.BaseRequest, api: str) -> web.Response:
+        if api not in self.commands:
+            raise _Bad(404, NO_SUCH, f"no command {api[:80]!r} (the dashboard calls those the REST API serves)")
+        body = await self._read_body(request, api)
+        if body is None:
+            raise _Bad(413, HTTP_ERROR, "the body is larger than the command's limit")
+        if not body:
+            raise _Bad(400, 60003, "the body is empty (send {} for a command that needs no field)")
+        try:
+            text: bytes = await self.tim.admin.request_raw(api, body)
+        except TIMError as e:
+            if e.raw:
+                return web.Response(body=e.raw, content_type="application/json")
+            return _fail(200, 60003 if e.code < 0 else e.code, e.reason or e.desc)
+        self._wake.set()  # a write: read the feed now rather than at the next poll
+        return web.Response(body=text, content_type="application/json", headers={"Cache-Control": "no-store"})
+
+    # ---- the live feed ---------------------------------------------------------------------------
+
+    async def _events(self, request: web.BaseRequest) -> web.StreamResponse:
+        if self._closed:
+            raise _Bad(503, BUSY, "the server is stopping")
+        if len(self._clients) >= MAX_CLIENTS:
+            raise _Bad(503, BUSY, f"{MAX_CLIENTS} live feeds are open already")
+        if not self.reading:  # a new reader starts from the feed's end (no page saw what came before)
+            last = int((await self._admin("ref/events", {"Limit": 1})).get("Last", 0))
+            if not self.reading:
+                self._last = last
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store",
+                                           "X-Accel-Buffering": "no"})
+        client = _Client()
+        self._clients.add(client)
+        try:
+            await resp.prepare(request)
+            hello = orjson.dumps({"Last": self._last, "AppID": self.app_id})
+            await resp.write(b"retry: 1000\nevent: hello\ndata: " + hello + b"\n\n")
+            if self._reader is None or self._reader.done():
+                self._reader = asyncio.get_running_loop().create_task(self._read())
+            idle = 0.0
+            while True:
+                try:
+                    frame = await asyncio.wait_for(client.queue.get(), 1.0)
+                except asyncio.TimeoutError:
+                    transport = request.transport
+                    if transport is None or transport.is_closing():
+                        break  # the client left
+                    idle += 1.0
+                    if idle < KEEPALIVE:
+                        continue
+                    frame = b": keep-alive\n\n"
+                if frame is None:
+                    break  # cut off (too slow), or the server is stopping
+                idle = 0.0
+                await resp.write(frame)
+        except ConnectionError:
+            pass  # the client left while a frame was written
+        finally:
+            self._clients.discard(client)
+        if not (request.transport is None or request.transport.is_closing()):
+            try:
+                await resp.write_eof()
+            except ConnectionError:
+                pass
+        return resp
+
+    async def _read(self) -> None:
+        """The one reader: while any page listens, the events after the last seen, to all."""
+        while self._clients and not self._closed:
+            try:
+                answer = await self.tim.admin.request("ref/events", {"After": self._last or 0, "Limit": BATCH})
+            except TIMError as e:
+                log.warning("tim-py serve: the dashboard cannot read the change feed: %s", e)
+                await asyncio.sleep(1.0)
+                continue
+            events = answer.get("Events", [])
+            for ev in events:
+                self._learn_from(ev)
+                seq = int(ev.get("Seq", 0))
+                frame = b"id: %d\nevent: change\ndata: %s\n\n" % (seq, orjson.dumps(ev))
+                for c in list(self._clients):
+                    c.offer(frame)
+                self._last = max(self._last or 0, seq)
+            last = answer.get("Last")
+            if isinstance(last, int) and self._last is not None and last < self._last:
+                self._last = last  # the feed restarted (a new world): follow it
+            if len(events) >= BATCH:
+                continue
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), POLL)
+            except asyncio.TimeoutError:
+                pass
