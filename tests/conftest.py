@@ -217,3 +217,15 @@ def world(request, tmp_path):
     from .pg_helper import fresh_app_id
 
     return World("postgresql", fresh_app_id(), request.getfixturevalue("pg_cluster").url)
+
+
+@pytest.fixture
+def agents():
+    """tests/netns_agent.py processes a test starts (append them); closed, or killed, at teardown."""
+    started: list = []
+    yield started
+    for a in started:
+        try:
+            a.close()
+        except Exception:
+            a.proc.kill()

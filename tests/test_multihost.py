@@ -41,17 +41,6 @@ def net():
         n.close()
 
 
-@pytest.fixture
-def agents():
-    started: list = []
-    yield started
-    for a in started:
-        try:
-            a.close()
-        except Exception:
-            a.proc.kill()
-
-
 def psql(net: Net, host, *args: str, url: str = None, timeout: float = 30) -> subprocess.CompletedProcess:
     p = host.popen([pg_bin("psql"), "-X", "-tA", url or net.url(), *args], stdout=subprocess.PIPE,
                    stderr=subprocess.PIPE, text=True, env={"PGCONNECT_TIMEOUT": "3"})
