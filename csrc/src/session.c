@@ -101,8 +101,9 @@ void tr_session_restore(void) {
     if (rc == TR_OK) rc = tr_store_session_remove(st, tr_g.token, &had);
     if (rc == TR_OK) rc = tr_store_slot_acquire(st, &slot);
     if (rc == TR_OK) rc = tr_store_session_add(st, tr_g.token, tr_g.user_id, tr_g.device, false, slot);
-    /* Others saw it end (a reaper removed the row): they see it come back. */
-    if (rc == TR_OK && !had) rc = tr_store_event_add(st, TR_EVT_PRESENCE, tr_g.user_id, tr_g.token);
+    /* Others saw it end (a reaper removed the row): they see it come back, and so does this
+     * session, which was told of its end (the origin is not its token). */
+    if (rc == TR_OK && !had) rc = tr_store_event_add(st, TR_EVT_PRESENCE, tr_g.user_id, "restore");
     if (rc == TR_OK) rc = tr_store_commit(st);
     if (rc != TR_OK) {
         tr_store_rollback(st);

@@ -253,6 +253,7 @@ static const char* connect_why(const char* libpq_msg, char* buf, size_t n, const
     else if (strstr(m, "invalid")) snprintf(buf, n, "a parameter of the URI has an invalid value");
     else if (strstr(m, "starting up") || strstr(m, "shutting down") || strstr(m, "recovery"))
         snprintf(buf, n, "the server is starting up or shutting down");
+    else if (strstr(m, "closed the connection")) snprintf(buf, n, "the server closed the connection");
     else snprintf(buf, n, "cannot connect");
     return buf;
 }

@@ -467,13 +467,17 @@ static int child_main(const char* mode, const char* app, const char* id) {
         fprintf(stderr, "child %s: TIMInit failed: %s\n", mode, TIMRefGetLastError());
         return 2;
     }
-    TU_LOGIN_OK(id);
+    bool reader = !strcmp(mode, "child-online") || !strcmp(mode, "child-offline");
+    TU_LOGIN_OK(reader ? "reader" : id);
     if (!strcmp(mode, "child-status")) {
         TU_EXPECT(TIMSetSelfStatus, "{\"user_status_custom_status\":\"from-child\"}", 0, NULL);
         TU_LOGOUT_OK();
     } else if (!strcmp(mode, "child-die")) {
         fflush(NULL);
         kill(getpid(), SIGKILL);
+    } else if (!strcmp(mode, "child-offline")) {
+        /* its TIMInit's sweep ended the session of argv[3], whose process lost its connection */
+        TU_EXPECT_STATUS_TYPE(id, kTIMUserStatusType_Offline);
     } else if (!strcmp(mode, "child-online")) {
         /* argv[3] is the user whose session must be Online for this other process */
         TU_EXPECT_STATUS_TYPE(id, kTIMUserStatusType_Online);
@@ -520,6 +524,71 @@ static int cluster(const char* what) {
     int rc = system(cmd);
     free(cmd);
     return rc;
+}
+
+/* A completion callback that holds the logic thread until released. */
+static pthread_mutex_t g_hold_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t g_hold_cv = PTHREAD_COND_INITIALIZER;
+static int g_hold_state; /* 0 idle, 1 holding, 2 released */
+static int32_t g_hold_code;
+
+static void hold_cb(int32_t code, const char* desc, const char* json, const void* ud) {
+    (void)desc;
+    (void)json;
+    (void)ud;
+    pthread_mutex_lock(&g_hold_mu);
+    g_hold_code = code;
+    g_hold_state = 1;
+    pthread_cond_broadcast(&g_hold_cv);
+    while (g_hold_state != 2) pthread_cond_wait(&g_hold_cv, &g_hold_mu);
+    pthread_mutex_unlock(&g_hold_mu);
+}
+
+static void hold_set(int state) {
+    pthread_mutex_lock(&g_hold_mu);
+    if (state == 1)
+        while (g_hold_state != 1) pthread_cond_wait(&g_hold_cv, &g_hold_mu);
+    else g_hold_state = state;
+    pthread_cond_broadcast(&g_hold_cv);
+    pthread_mutex_unlock(&g_hold_mu);
+}
+
+/*
+ * The session is put back after another process ended it: the server restarts while this
+ * process's logic thread is held (so it cannot reconnect first), another process's TIMInit
+ * finds the session's lock gone and turns the user Offline; released, this process
+ * reconnects and the user is Online again for everyone.
+ */
+static void test_restore_after_reap(uint64_t app) {
+    char app_s[32];
+    snprintf(app_s, sizeof app_s, "%" PRIu64, app);
+    g_hold_state = 0;
+    size_t base = tu_ev_count(&g_ev);
+    CHECK_INT(cluster("server-stop"), 0);
+    CHECK_INT(TIMSetSelfStatus("{\"user_status_custom_status\":\"held\"}", hold_cb, NULL), TIM_SUCC);
+    hold_set(1);
+    CHECK_INT(g_hold_code, ERR_IO_OPERATION_FAILED);
+    CHECK_INT(cluster("server-start"), 0);
+    pid_t pid = tu_spawn_child("child-offline", app_s, "pa");
+    CHECK_INT(tu_wait_child(pid, 30000), 0);
+    hold_set(2);
+    /* the next call reconnects and restores first */
+    int code = -1;
+    for (int64_t end = mono_ms() + 15000; mono_ms() < end && code != 0;) {
+        th_call* c = tu_run((tu_fn)TIMSetSelfStatus, "{\"user_status_custom_status\":\"back\"}");
+        code = c->code;
+        th_call_free(c);
+        if (code != 0) th_sleep_ms(200);
+    }
+    CHECK_INT(code, 0);
+    /* this session was told of its end by the other process, then of its return */
+    long off = tu_ev_wait(&g_ev, base, "user_status_identifier", "pa", "user_status_status_type", NULL,
+                          kTIMUserStatusType_Offline, NULL, 5000);
+    CHECK(off >= 0);
+    CHECK(tu_ev_wait(&g_ev, (size_t)(off + 1), "user_status_identifier", "pa", "user_status_status_type", NULL,
+                     kTIMUserStatusType_Online, NULL, 5000) > off);
+    pid = tu_spawn_child("child-online", app_s, "pa");
+    CHECK_INT(tu_wait_child(pid, 30000), 0);
 }
 
 static void test_outage_and_restart(uint64_t app) {
@@ -596,6 +665,7 @@ int main(int argc, char** argv) {
     TU_EXPECT(TIMSubscribeUserStatus, "[\"pb\",\"pk\"]", 0, NULL);
     test_processes(app);
     test_outage_and_restart(app);
+    test_restore_after_reap(app);
     TU_LOGOUT_OK();
     TIMUninit();
     TIMSetUserStatusChangedCallback(NULL, NULL);
