@@ -65,9 +65,10 @@ async def _async_setup(accounts: int, data_dir=None, user="u0000000") -> AsyncTI
     return tim
 
 
-def get_async(kind: str, n: int, window: int, accounts: int) -> None:
+def get_async(kind: str, n: int, window: int, accounts: int, where=None) -> None:
+    """``where``: a data directory or postgresql:// URI (bench/pg.py); None: the in-memory store."""
     async def main() -> None:
-        tim = await _async_setup(accounts)
+        tim = await _async_setup(accounts, where)
         reqs = requests(kind, accounts)
         await pipelined_async(tim.get_user_profile, reqs, min(window, n), window)  # warm-up
         dt = await pipelined_async(tim.get_user_profile, reqs, n, window)
@@ -226,7 +227,7 @@ def idle(data_dir: str) -> None:
 def main(argv: list) -> None:
     mode, args = argv[0], argv[1:]
     if mode in ("get1_async", "get100_async"):
-        get_async(mode.split("_")[0], int(args[0]), int(args[1]), int(args[2]))
+        get_async(mode.split("_")[0], int(args[0]), int(args[1]), int(args[2]), *args[3:4])
     elif mode in ("get1_sync", "get100_sync"):
         get_sync(mode.split("_")[0], int(args[0]), int(args[1]), int(args[2]))
     elif mode == "serial_sync":

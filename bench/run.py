@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """timref / tim_py benchmarks: what users feel, beside the peers they would otherwise pick.
 
-    python bench/run.py [--quick | --smoke] [--json PATH] [--builtin] [--rounds N]
+    python bench/run.py [--quick | --smoke] [--json PATH] [--builtin] [--rounds N] [--no-pg]
 
 Everything is measured in one run on one machine, and the figures that matter
 are the ratios between the contenders taken in that run (absolute numbers
@@ -36,6 +36,7 @@ import tempfile
 import time
 
 import bench_common
+import pg
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -378,6 +379,10 @@ def measure(args: argparse.Namespace) -> dict:
     res["rss_calls"] = m["calls"]
     res["rss_process"] = "python (tim_py AsyncTIM, pipelined window %d)" % W1
 
+    # ---- the PostgreSQL column (bench/pg.py): its own cluster, beside the SQLite figures above ------
+    if not args.no_pg:
+        pg.measure(r, S, res, log, q)
+
     # ---- ratios and targets ------------------------------------------------------------------------
     res["ratio_py_async_vs_ctypes_get1"] = res["py_async_get1_ops_per_s"] / res["ctypes_get1_ops_per_s"]
     res["ratio_py_sync_vs_ctypes_get1"] = res["py_sync_get1_ops_per_s"] / res["ctypes_get1_ops_per_s"]
@@ -394,7 +399,7 @@ def measure(args: argparse.Namespace) -> dict:
     ops = {">=": lambda a, b: a >= b, "<=": lambda a, b: a <= b, "<": lambda a, b: a < b}
     for key, _desc, metric, op, bound in TARGETS:
         res[key] = bool(ops[op](res[metric], bound))
-    res["targets_met"] = all(res[k] for k, *_ in TARGETS)
+    res["targets_met"] = all(res[k] for k, *_ in TARGETS + (pg.TARGETS if not args.no_pg else []))
 
     res["mode"] = "smoke" if args.smoke else "quick" if args.quick else "full"
     res["tim_py_module"] = r.tim_py_module()
@@ -420,6 +425,19 @@ def fmt(v) -> str:
     if isinstance(v, int):
         return f"{v:,}"
     return str(v)
+
+
+def row(label: str, key, res: dict) -> str:
+    """A line of the table: a heading (key None), one figure, or several (a tuple of keys)."""
+    if key is None:
+        return label
+    if isinstance(key, tuple):
+        return f"{label:<50} {' / '.join(fmt(res.get(k)) for k in key):>20}"
+    return f"{label:<50} {fmt(res[key]):>20}"
+
+
+def target_line(res: dict, key: str, desc: str, metric: str, op: str, bound: float) -> str:
+    return f"  {desc:<48} {fmt(res[key]):>5}  ({metric} = {fmt(res[metric])}, {op} {bound})"
 
 
 def table(res: dict) -> str:
@@ -482,17 +500,17 @@ def table(res: dict) -> str:
         ("  tim_py asyncio / limit, batches of 100", "ratio_py_async_get100_vs_limit"),
         ("  tim_py futures / limit, batches of 100", "ratio_py_sync_get100_vs_limit"),
     ]
+    targets = list(TARGETS)
+    if "pg_get1_ops_per_s" in res:
+        rows += pg.ROWS
+        targets += pg.TARGETS
     lines = []
     for label, key in rows:
-        if key is None:
-            lines.append(label)
-        elif isinstance(key, tuple):
-            lines.append(f"{label:<50} {' / '.join(fmt(res.get(k)) for k in key):>20}")
-        elif key in res:
-            lines.append(f"{label:<50} {fmt(res[key]):>20}")
+        if key is None or isinstance(key, tuple) or key in res:
+            lines.append(row(label, key, res))
     lines.append("Targets")
-    for key, desc, metric, op, bound in TARGETS:
-        lines.append(f"  {desc:<48} {fmt(res[key]):>5}  ({metric} = {fmt(res[metric])}, {op} {bound})")
+    for t in targets:
+        lines.append(target_line(res, *t))
     m = res["machine"]
     lines.append(f"mode {res['mode']}; scale store {res['scale_accounts']:,} accounts; "
                  f"{m['nproc']} CPUs, {m['cpu_model']}; Python {m['python']}; tim_py library: "
@@ -510,6 +528,8 @@ def main() -> None:
     ap.add_argument("--builtin", action="store_true",
                     help="measure tim_py's compiled-in timref instead of build/native/libtimref.so")
     ap.add_argument("--rounds", type=int, default=0, help="rounds of the throughput benchmarks")
+    ap.add_argument("--no-pg", action="store_true",
+                    help="leave out the PostgreSQL column (bench/pg.py; it starts a private cluster)")
     args = ap.parse_args()
     t0 = time.monotonic()
     build()

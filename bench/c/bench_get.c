@@ -116,7 +116,11 @@ static void import_accounts(long count, long batch) {
 
 static void init_and_login(const char* dir) {
     char cfg[1024];
-    if (dir) snprintf(cfg, sizeof cfg, "{\"sdk_config_config_file_path\":\"%s\"}", dir);
+    /* a postgresql:// URI names a world on PostgreSQL (bench/pg.py), anything else a directory */
+    int url = dir && (!strncmp(dir, "postgresql://", 13) || !strncmp(dir, "postgres://", 11));
+    if (dir)
+        snprintf(cfg, sizeof cfg, "{\"%s\":\"%s\"}", url ? "timref_config_store_url" : "sdk_config_config_file_path",
+                 dir);
     else snprintf(cfg, sizeof cfg, "{}");
     if (TIMInit(APP_ID, cfg) != 0) {
         fprintf(stderr, "bench_get: TIMInit failed\n");
