@@ -94,7 +94,8 @@ def jdoc(r: subprocess.CompletedProcess):
 
 COMMANDS = [[], ["user"], ["user", "create"], ["user", "import"], ["user", "delete"], ["profile"],
             ["profile", "show"], ["profile", "set"], ["status"], ["status", "show"], ["status", "set"],
-            ["watch"], ["gen-usersig"], ["demo"]]
+            ["watch"], ["gen-usersig"], ["demo"], ["world"], ["world", "export"], ["world", "import"],
+            ["world", "reset"], ["completion"]]
 
 
 @pytest.mark.parametrize("cmd", COMMANDS, ids=lambda c: " ".join(c) or "tim-py")
@@ -242,6 +243,21 @@ HOSTILE = [
     (["user", "import", "-", "--batch", "-5"], 2, ["--batch", "'-5'"], {"input": '{"user_id": "x"}\n'}),
     (["user", "import", "-", "--format", "csv"], 2, ["-:3: not CSV", "field larger than field limit"],
      {"input": "user_id,nick\nc1,x\nc2," + "x" * 200000 + "\n"}),
+    # world export | import | reset
+    (["world", "export", "{dir}"], 2, ["{dir}", "is a directory"], {}),
+    (["world", "export", "/nonexistent-dir/w.json"], 2, ["/nonexistent-dir", "does not exist"], {}),
+    (["world", "export", ""], 2, ["FILE", "must not be empty"], {}),
+    (["world", "export", BAD], 2, ["FILE", "UTF-8"], {}),
+    (["world", "export", "w.json", "--include-status=yes"], 2, ["--include-status"], {}),
+    (["world", "import", "/nonexistent.json"], 2, ["cannot read /nonexistent.json", "No such file"], {}),
+    (["world", "import", "{dir}"], 2, ["cannot read", "Is a directory"], {}),
+    (["world", "import", "{file}"], 2, ["not valid JSON", "nothing changed"], {}),
+    (["world", "import", "/dev/null"], 2, ["/dev/null", "not valid JSON", "nothing changed"], {}),
+    (["world", "reset"], 2, ["stdin is not a terminal", "--yes"], {"input": ""}),
+    (["world", "reset", "--yes", "now"], 2, ["unrecognized arguments: now"], {}),
+    (["world", "reset", "--yes"], 3, ["no world"], {"world": "{dir}/none"}),
+    (["world", "export", "{dir}/x.json"], 3, ["no world"], {"world": "{dir}/none"}),
+    (["completion", "tcsh"], 2, ["invalid choice: 'tcsh'"], {}),
     # gen-usersig
     (["gen-usersig", APP, "", "bob"], 2, ["KEY", "must not be empty"], {}),
     (["gen-usersig", APP, BAD, "bob"], 2, ["KEY", "UTF-8"], {}),
@@ -279,8 +295,13 @@ def test_hostile_input(bob_world, tmp_path, argv, code, needles, opts):
     a_file = tmp_path / "a-file"
     a_file.write_text("not a directory, not a library\n")
     paths = {"{file}": str(a_file), "{dir}": str(tmp_path)}
-    sub = lambda text: paths.get(text, text)  # noqa: E731
+    def sub(text: str) -> str:
+        for k, v in paths.items():
+            text = text.replace(k, v)
+        return text
     world = opts.get("world", bob_world)
+    if isinstance(world, str):
+        world = sub(world)
     env = _env(world, **{k: sub(v) for k, v in opts.get("env", {}).items()})
     before = _files(bob_world)
     r = cli(world, *map(sub, argv), env=env, input=opts.get("input"))

@@ -53,13 +53,16 @@ def piped(world, *args: str, **env: str) -> subprocess.CompletedProcess:
 
 
 class Pty:
-    """A command whose stdout and stderr are one pseudo-terminal (raw: no newline translation)."""
+    """A command whose stdout and stderr (and stdin, if asked) are one pseudo-terminal (raw: no
+    newline translation)."""
 
-    def __init__(self, world, *args: str, **env: str) -> None:
+    def __init__(self, world, *args: str, stdin_tty: bool = False, **env: str) -> None:
+        """``stdin_tty``: stdin is the terminal too (else /dev/null)."""
         self.master, slave = os.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
         tty.setraw(slave)
-        self.proc = subprocess.Popen([sys.executable, "-m", "tim_py", *args], stdin=subprocess.DEVNULL,
+        self.proc = subprocess.Popen([sys.executable, "-m", "tim_py", *args],
+                                     stdin=slave if stdin_tty else subprocess.DEVNULL,
                                      stdout=slave, stderr=slave, cwd=str(ROOT), env=env_for(world, **env),
                                      preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         os.close(slave)

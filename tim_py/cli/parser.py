@@ -31,6 +31,7 @@ from .importing import cmd_user_import
 from .render import is_utf8, out, shown
 from .values import whole_number
 from .watch import cmd_watch
+from .world_commands import cmd_world_export, cmd_world_import, cmd_world_reset
 from .world import DEFAULT_APP_ID, DEFAULT_READER, DEFAULT_WATCHER, ENV_APP_ID, ENV_DATA_DIR, ENV_SECRET_KEY
 
 #: the largest --expire: TLS.expire is a JSON integer, at most 2**63 - 1
@@ -282,6 +283,35 @@ def build_parser() -> argparse.ArgumentParser:
                                                                  "runs out first)")
     w.add_argument("--seconds", type=_seconds_arg, metavar="S", help="stop after S seconds")
     _world_options(w, "print JSON Lines, one object per status or profile")
+
+    # world
+    wsub = group("world", "export, import and reset the whole world (snapshots)",
+                 "Export the whole world to a snapshot file, import one (the world becomes the "
+                 "snapshot's), or reset it.\nSee docs/snapshots.md for the file's format.")
+    e = add(wsub, "export", "write the whole world to a snapshot file (atomically)", cmd_world_export,
+            description="Write the world (accounts, profiles with their custom fields, custom status) to FILE, "
+                        "as one\nJSON document read in one consistent read. FILE is replaced in one rename: "
+                        "a kill in the\nmiddle leaves the old file as it was.",
+            epilog="example: tim-py world export world.json")
+    e.add_argument("file", metavar="FILE", type=_text_arg, help="the snapshot file to write")
+    e.add_argument("--include-status", action="store_true",
+                   help="also write each user's live status (online, devices)")
+    e.add_argument("--no-progress", action="store_true", help="no progress bar (shown only on a terminal)")
+    _world_options(e)
+    m = add(wsub, "import", "make the world a snapshot's, in one transaction", cmd_world_import,
+            description="Replace the world with the snapshot in FILE, in one transaction: every entry is "
+                        "checked first,\nand a bad one changes nothing (the error names the first bad entry). "
+                        "Accounts not in the\nsnapshot are removed; their live sessions are kicked.",
+            epilog="example: tim-py world import world.json")
+    m.add_argument("file", metavar="FILE", type=_text_arg, help="the snapshot file to read")
+    m.add_argument("--no-progress", action="store_true", help="no progress bar (shown only on a terminal)")
+    _world_options(m)
+    r = add(wsub, "reset", "remove every account of the world (asks first)", cmd_world_reset,
+            description="Remove every account of the world, with its profile and status, in one transaction; "
+                        "live\nsessions are kicked. On a terminal it asks first; elsewhere it needs --yes.",
+            epilog="example: tim-py world reset --yes")
+    r.add_argument("--yes", action="store_true", help="do not ask (needed when stdin is not a terminal)")
+    _world_options(r)
 
     # gen-usersig, demo
     g = add(sub, "gen-usersig", "print a UserSig, the login credential the app's server hands out",

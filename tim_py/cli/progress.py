@@ -10,7 +10,7 @@ result line is what stays on the screen.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from .render import interactive
 
@@ -64,6 +64,16 @@ class Bars:
             else:
                 p.update(self._task, total=1, completed=1)
         self._task = p.add_task(description, total=total, count="", unit=unit)
+
+    def reporter(self) -> "Callable[[int, int], None]":
+        """A ``progress(done, total)`` callback (``tim_py.snapshot``'s) that sets the current bar."""
+        def report(done: int, total: int) -> None:
+            p = self._progress
+            if p is None or self._task is None:
+                return
+            p.update(self._task, completed=done, total=total or None)
+            p.update(self._task, count=_count(p.tasks[-1]))
+        return report
 
     def advance(self, n: float = 1) -> None:
         p = self._progress
