@@ -97,8 +97,10 @@ def test_the_command_line_takes_the_uri_and_hides_its_password(pg_cluster):
     assert r.returncode == 0, r.stderr
     assert '"Carol"' in r.stdout
     secret = "Wr0ng-" + os.urandom(6).hex()
-    for r in (cli("--data-dir", wrong_password_url(pg_cluster.url, secret), "profile", "show", "carol"),
-              cli("profile", "show", "carol", TIM_PY_DATA_DIR=wrong_password_url(pg_cluster.url, secret))):
+    wrong = wrong_password_url(pg_cluster.url, secret)
+    for r in (cli("--data-dir", wrong, "profile", "show", "carol"),
+              cli("profile", "show", "carol", TIM_PY_DATA_DIR=wrong),
+              cli("--data-dir", wrong, "serve", "--port", "0")):
         assert r.returncode != 0
         assert "Traceback" not in r.stderr
         assert secret not in r.stdout + r.stderr and pg_cluster.password not in r.stdout + r.stderr

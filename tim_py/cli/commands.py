@@ -10,6 +10,7 @@ import argparse
 from typing import Any, Callable, Dict, List
 
 from .. import TIM, gen_user_sig
+from .._storeurl import redact
 from ..errors import REST_ERR_NO_ACCOUNT, TIMError
 from ..fields import CUSTOM, FIELDS
 from ..types import Profile, UserStatus, UserStatusType
@@ -291,7 +292,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         except ListenError as e:
             raise CLIError(str(e)) from None
         except TIMError as e:
-            raise CLIError(f"cannot open the world{f' in {where}' if where else ''}: [{e.code}] {e.desc}") from None
+            shown_where = f" in {redact(where)}" if where else ""
+            raise CLIError(f"cannot open the world{shown_where}: [{e.code}] {e.desc}") from None
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

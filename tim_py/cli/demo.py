@@ -22,6 +22,7 @@ import urllib.request
 from typing import Any, List, Optional
 
 from .. import EVENT, TYPES, TIM, UserStatusType, gen_user_sig
+from .._storeurl import redact
 from ..types import CUSTOM_PREFIX, Event
 from .world import DEFAULT_APP_ID
 
@@ -75,7 +76,7 @@ def _on_profile(event: Event) -> None:
 def demo(data_dir: Optional[str] = None) -> int:
     with tempfile.TemporaryDirectory(prefix="tim-py-demo-") as tmp:
         where = data_dir or tmp
-        _say(f"1. Open a client (timref, store in {where}) with a secret key, so UserSigs are checked.")
+        _say(f"1. Open a client (timref, store in {redact(where)}) with a secret key, so UserSigs are checked.")
         with TIM(DEMO_APP_ID, where, secret_key=DEMO_KEY) as tim:
             _say(f"   {tim.sdk_version}")
 
@@ -204,7 +205,7 @@ def _rest_api(tim: TIM, where: str) -> bool:
         if not url.startswith("http://"):
             _say("   the server did not start (run 'tim-py serve --port 0' to see why)")
             return False
-        _say(f"   tim-py serve --data-dir {where} --port 0 --secret-key ...   prints {url}")
+        _say(f"   tim-py serve --data-dir {redact(where)} --port 0 --secret-key ...   prints {url}")
         query = urllib.parse.urlencode({
             "sdkappid": DEMO_APP_ID, "identifier": "administrator", "random": 7, "contenttype": "json",
             "usersig": gen_user_sig(DEMO_APP_ID, DEMO_KEY, "administrator", 600)})

@@ -13,6 +13,7 @@ from typing import Optional, Sequence
 
 from aiohttp import web
 
+from .._storeurl import redact
 from ..aio import AsyncTIM
 from .app import READ_TIMEOUT, RestService, make_server, openapi_document
 from .dashboard import Dashboard
@@ -79,7 +80,7 @@ async def _serve(host: str, port: int, data_dir: Optional[str], app_id: int, sec
             print(base_url(host, bound), flush=True)
             print(f"tim-py serve: app {app_id}, admins {', '.join(admins)}, "
                   f"{'UserSigs checked with the secret key' if secret_key else 'any non-empty usersig'}, "
-                  f"world {data_dir if data_dir is not None else 'in memory'}; "
+                  f"world {redact(data_dir) if data_dir is not None else 'in memory'}; "
                   "SIGINT or SIGTERM stops it", file=sys.stderr, flush=True)
             print(f"tim-py serve: dashboard at {dashboard.url(base_url(host, bound))}", file=sys.stderr, flush=True)
             await stop.wait()
