@@ -19,8 +19,16 @@ from pathlib import Path
 
 import pytest
 
-from tim_py import EVENT, TIM, ClientOpenError, InvalidIdentifierError, ProfileError, UserSigError
-from tim_py import UserStatusType
+from tim_py import (
+    EVENT,
+    TIM,
+    AdminError,
+    ClientOpenError,
+    InvalidIdentifierError,
+    ProfileError,
+    UserSigError,
+    UserStatusType,
+)
 from tim_py.pytest_plugin import DEFAULT_APP_ID, Peer, PeerError, TIMWorld
 
 from .conftest import ROOT
@@ -174,6 +182,43 @@ def test_peers_driven_from_threads(tim_world: TIMWorld) -> None:
     assert sorted(s.custom_status for s in bob.get_user_status(["u0", "u1", "u2"])) == ["0.4", "1.4", "2.4"]
 
 
+def snapshot(*accounts: dict) -> dict:
+    return {"Format": "timref-world", "Version": 1, "SDKAppID": 0, "Accounts": list(accounts)}
+
+
+def test_seed(tim_world: TIMWorld, tmp_path: Path) -> None:
+    bob = {"UserID": "bob", "Profile": {"Tag_Profile_IM_Nick": "Bob"}}
+    assert tim_world.seed(snapshot(bob, {"UserID": "carol"})) == 2  # through a client of its own
+    # a bad entry: refused whole, named, nothing changed
+    with pytest.raises(ProfileError, match=r"Accounts\[1\] \(UserID \"zed\"\): Tag_Profile_IM_Gender"):
+        tim_world.seed(snapshot({"UserID": "dave"}, {"UserID": "zed", "Profile": {"Tag_Profile_IM_Gender": 7}}))
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"Format": "something else"}')
+    with pytest.raises(ValueError, match="not a world snapshot"):
+        tim_world.seed(bad)
+    with pytest.raises(AdminError, match="UserID"):
+        tim_world.seed(snapshot({"Profile": {}}))
+    with pytest.raises(FileNotFoundError):
+        tim_world.seed(tmp_path / "missing.json")
+    with pytest.raises(TypeError, match="snapshot"):
+        tim_world.seed(b"{}")  # type: ignore[arg-type]
+    alice = tim_world.client("alice")  # now through this one
+    assert alice.admin.check_accounts(["bob", "carol", "dave"]).result(T) == \
+        {"bob": True, "carol": True, "dave": False}
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps(snapshot(bob, {"UserID": "alice"})))
+    assert tim_world.seed(good) == 2
+    assert alice.admin.check_accounts(["bob", "carol"]).result(T) == {"bob": True, "carol": False}
+    assert alice.get_my_profile().result(T).user_id == "alice"  # her session went on
+
+
+async def test_seed_with_an_async_client_open(tim_world: TIMWorld) -> None:
+    tim = await tim_world.async_client("alice")
+    with pytest.raises(RuntimeError, match="seed before async_client"):
+        tim_world.seed(snapshot())
+    assert await tim.admin.world_import(snapshot({"UserID": "alice"}, {"UserID": "bob"})) == 2
+
+
 # ---- whole runs, in a subprocess ---------------------------------------------------------------
 
 
@@ -246,9 +291,25 @@ def test_entry_point_installed(tmp_path: Path) -> None:
     assert "tim_world" in r.stdout and "A fresh world for one test" in r.stdout
 
 
+def doc_tests() -> dict:
+    """The tests the docs show: every ```python block of docs/pytest.md and of the README's
+    section on the plugin, as test files."""
+    from .test_typing import python_blocks
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Testing with tim_py"):]
+    section = section[:section.index("\n## ", 1)]
+    blocks = python_blocks("docs/pytest.md", (ROOT / "docs" / "pytest.md").read_text(encoding="utf-8"))
+    blocks += python_blocks("README.md", section)
+    return {f"test_doc_{i}": b.code for i, b in enumerate(blocks)}
+
+
 def test_the_example_file_as_users_copy_it(inner: pytest.Pytester) -> None:
     inner.makeconftest(RECORDER)
     shutil.copy(EXAMPLE, inner.path / EXAMPLE.name)
+    docs = doc_tests()
+    assert len(docs) == 4
+    inner.makepyfile(**docs)
     # the example as it is, then one more test of this run that records the worlds' pids and
     # directories (the example's own were ended by then: the check covers every test)
     inner.makepyfile(test_zz_record="""
@@ -258,7 +319,7 @@ def test_the_example_file_as_users_copy_it(inner: pytest.Pytester) -> None:
             record["dirs"].append(tim_world.data_dir)
     """)
     r = run_inner(inner)
-    r.assert_outcomes(passed=6)
+    r.assert_outcomes(passed=7 + 4)
     assert_nothing_left(leftovers(inner))
 
 
@@ -386,3 +447,34 @@ def test_tim_store_must_be_a_store_uri(inner: pytest.Pytester) -> None:
     r = run_inner(inner)
     assert r.ret == pytest.ExitCode.USAGE_ERROR
     r.stderr.fnmatch_lines(["*the ini option tim_store takes a PostgreSQL URI*"])
+
+
+STORE_RECORD = """
+def test_record(tim_world, record):
+    record["pids"].append(tim_world.spawn("zed").pid)
+    record.setdefault("apps", []).append(tim_world.sdk_app_id)
+    assert tim_world.data_dir == tim_world.store
+"""
+
+
+@pytest.mark.pg
+def test_tim_store_on_postgresql(inner: pytest.Pytester, pg_cluster) -> None:
+    inner.makeconftest(RECORDER + """
+@pytest.fixture(autouse=True)
+def _apps(tim_world, record):
+    record.setdefault("apps", []).append(tim_world.sdk_app_id)
+""")
+    shutil.copy(EXAMPLE, inner.path / EXAMPLE.name)
+    inner.makepyfile(test_zz_record=STORE_RECORD)
+    r = run_inner(inner, "--tim-store", pg_cluster.url, "-v")
+    r.assert_outcomes(passed=7)
+    # the password is never shown
+    assert pg_cluster.password not in r.stdout.str() + r.stderr.str()
+    r.stdout.fnmatch_lines(["tim_world: store postgresql://timref:***@*"])
+    left = leftovers(inner)
+    assert_nothing_left(left)  # no temporary directory either
+    apps = left["recorded"]["apps"]
+    assert len(set(apps)) == 7, apps  # a world of its own for each test (the last one counted twice)
+    for app in set(apps):  # each emptied after its test
+        with TIM(app, pg_cluster.url) as tim:
+            assert tim.admin.world_export().result(T)["Accounts"] == []

@@ -12,8 +12,10 @@ happens, the clients are closed and the processes ended when the test ends.
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
-from typing import Callable, Iterable, List
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterable, List
 
 import pytest
 
@@ -21,6 +23,18 @@ from tim_py import EVENT, TIM, Event, Gender, UserStatus, UserStatusType
 from tim_py.pytest_plugin import TIMWorld
 
 T = 10  # seconds: how long any one wait may take
+
+# A world to start from: a snapshot document (docs/snapshots.md; `tim-py world export FILE`
+# writes one from a world you have).  Profile tags as the REST API names them; a Status makes
+# the user look logged in from the devices named.
+SEED: Dict[str, Any] = {
+    "Format": "timref-world", "Version": 1, "SDKAppID": 0,
+    "Accounts": [
+        {"UserID": "bob", "Profile": {"Tag_Profile_IM_Nick": "Bob", "Tag_Profile_Custom_Hobby": "chess"}},
+        {"UserID": "carol", "Profile": {"Tag_Profile_IM_Nick": "Carol"},
+         "CustomStatus": "away", "Status": {"Type": "Online", "Devices": ["Phone"]}},
+    ],
+}
 
 
 def first_status(events: Iterable[Event], match: Callable[[UserStatus], bool]) -> UserStatus:
@@ -107,6 +121,23 @@ async def test_asyncio(tim_world: TIMWorld) -> None:
 
     s = await asyncio.wait_for(carols_status(), T)
     assert s.status_type is UserStatusType.ONLINE
+
+
+def test_seeded_world(tim_world: TIMWorld, tmp_path: Path) -> None:
+    assert tim_world.seed(SEED) == 2             # seed first: the import replaces the world
+    alice = tim_world.client("alice")
+    [bob] = alice.get_user_profile(["bob"]).result(T)
+    assert (bob.nick, bob.custom("Hobby")) == ("Bob", "chess")
+    [carol] = alice.get_user_status(["carol"]).result(T)
+    assert (carol.status_type, carol.custom_status, carol.online_devices) == \
+        (UserStatusType.ONLINE, "away", ("Phone",))
+
+    # or from a file; with a client open, seed() goes through it
+    path = tmp_path / "world.json"
+    path.write_text(json.dumps({**SEED, "Accounts": SEED["Accounts"][:1] + [{"UserID": "alice"}]}))
+    assert tim_world.seed(path) == 2
+    assert alice.admin.check_accounts(["alice", "bob", "carol"]).result(T) == \
+        {"alice": True, "bob": True, "carol": False}
 
 
 def test_worlds_are_separate(tim_world: TIMWorld) -> None:
