@@ -95,7 +95,7 @@ def jdoc(r: subprocess.CompletedProcess):
 COMMANDS = [[], ["user"], ["user", "create"], ["user", "import"], ["user", "delete"], ["profile"],
             ["profile", "show"], ["profile", "set"], ["status"], ["status", "show"], ["status", "set"],
             ["watch"], ["gen-usersig"], ["demo"], ["world"], ["world", "export"], ["world", "import"],
-            ["world", "reset"], ["completion"]]
+            ["world", "reset"], ["completion"], ["user", "list"]]
 
 
 @pytest.mark.parametrize("cmd", COMMANDS, ids=lambda c: " ".join(c) or "tim-py")
@@ -352,6 +352,32 @@ def test_user_create_profile_and_status(world):
     assert cli(world, "status", "set", "bob", "offline").returncode == 0
     r = cli(world, "status", "show", "bob")
     assert r.returncode == 0 and r.stdout.split()[:2] == ["bob", "offline"]
+
+
+def test_user_list(world):
+    for uid in ("bob", "Bob", "alice", "bot-1", "bot-2"):
+        assert cli(world, "user", "create", uid).returncode == 0
+    r = cli(world, "user", "list")
+    assert (r.returncode, r.stdout) == (0, "Bob\nalice\nbob\nbot-1\nbot-2\n"), r.stderr  # byte order
+    assert cli(world, "user", "list", "--match", "bot").stdout == "bot-1\nbot-2\n"
+    assert cli(world, "user", "list", "--match", "BOT").stdout == ""  # case-sensitive
+    assert jdoc(cli(world, "--json", "user", "list", "--limit", "2")) == \
+        {"user_ids": ["Bob", "alice"], "total": 5, "next": "alice"}
+    assert jdoc(cli(world, "--json", "user", "list", "--after", "alice")) == \
+        {"user_ids": ["bob", "bot-1", "bot-2"], "total": 5, "next": None}
+    r = cli(world, "user", "list", "--limit", "0")
+    assert r.returncode == 2 and "--limit" in r.stderr
+    r = cli(world, "user", "list", "--match", "x" * 40)
+    assert r.returncode == 1 and "[70402]" in r.stderr and "Match" in r.stderr
+
+
+def test_user_list_pages_through_thousands(world):
+    rows = "".join(json.dumps({"user_id": f"m{i:05d}"}) + "\n" for i in range(2500))
+    assert cli(world, "user", "import", "-", input=rows).returncode == 0
+    r = cli(world, "user", "list")
+    assert r.stdout.split() == [f"m{i:05d}" for i in range(2500)]
+    d = jdoc(cli(world, "--json", "user", "list", "--limit", "1500", "--match", "m0"))
+    assert (len(d["user_ids"]), d["total"], d["next"]) == (1500, 2500, "m01499")
 
 
 def test_not_found_exit_3(world):

@@ -151,6 +151,14 @@ def test_colour_and_tables_only_on_a_terminal(world):
     assert lines[0] == "bob" and "  nick               Bob" in lines and "  custom.Hobby       chess" in lines
 
 
+def test_user_list_in_columns_on_a_terminal(world):
+    code, text = on_pty(world, "user", "list")
+    assert code == 0, text
+    plain = ANY_SGR.sub("", text)
+    assert re.search(r"bob\s+carol\s+tim-py-cli", plain) and "3 of 3 accounts" in plain, plain
+    assert piped(world, "user", "list").stdout == "bob\ncarol\ntim-py-cli\n"
+
+
 def test_no_color_keeps_the_table_without_colour(world):
     code, text = on_pty(world, "status", "show", "bob", NO_COLOR="1")
     assert code == 0, text

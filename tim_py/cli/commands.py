@@ -99,6 +99,40 @@ def cmd_user_delete(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+#: IDs a list request asks for (the library's largest page)
+LIST_PAGE = 1000
+
+
+def cmd_user_list(args: argparse.Namespace) -> int:
+    """The world's account IDs in byte order, page by page (admin ``ref/account_list``)."""
+    ids: List[str] = []
+    after = args.after
+    with open_world(args, must_exist=True) as tim:
+        while True:
+            want = LIST_PAGE if args.limit is None else min(LIST_PAGE, args.limit - len(ids))
+            page = tim.admin.list_accounts(match=args.match, after=after, limit=want).result(T)
+            ids += page.user_ids
+            after = page.next
+            if after is None or (args.limit is not None and len(ids) >= args.limit):
+                break
+    if args.json:
+        json_doc({"user_ids": ids, "total": page.total, "next": after})
+        return EXIT_OK
+    console = terminal()
+    if console is None:
+        for i in ids:
+            out(i)
+        return EXIT_OK
+    from rich.columns import Columns
+
+    matching = f" matching {args.match!r}" if args.match else ""
+    more = f"; more after {after!r} (--after)" if after is not None else ""
+    console.print(Columns(ids, padding=(0, 2)))
+    console.print(f"{len(ids)} of {page.total} account{'s' if page.total != 1 else ''}{matching}{more}",
+                  style="dim")
+    return EXIT_OK
+
+
 # ---------------------------------------------------------------------------
 # profile show | set
 # ---------------------------------------------------------------------------

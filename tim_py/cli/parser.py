@@ -25,6 +25,7 @@ from .commands import (
     cmd_status_show,
     cmd_user_create,
     cmd_user_delete,
+    cmd_user_list,
 )
 from .completion import COMPLETE_WORDS, SHELLS, cmd_completion
 from .importing import cmd_user_import
@@ -197,8 +198,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"the account to {what} (default {DEFAULT_READER})")
 
     # user
-    usub = group("user", "create, import and delete accounts",
-                 "Create, import and delete accounts (admin surface).")
+    usub = group("user", "create, import, list and delete accounts",
+                 "Create, import, list and delete accounts (admin surface).")
     c = add(usub, "create", "create an account (or set nick/avatar of an existing one)", cmd_user_create,
             epilog="example: tim-py user create bob --nick Bob")
     c.add_argument("user_id", metavar="ID", type=_id_arg)
@@ -225,6 +226,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="accounts per batch (default 500)")
     i.add_argument("--no-progress", action="store_true", help="no progress bar (shown only on a terminal)")
     _world_options(i)
+    ls = add(usub, "list", "list the world's account IDs", cmd_user_list,
+             description="List the world's account IDs in byte order (upper case before lower case), all of "
+                         "them or\nthose containing --match (case-sensitive), from after --after, at most "
+                         "--limit.",
+             epilog="examples:\n  tim-py user list --match bot\n  tim-py user list --limit 100 --json")
+    ls.add_argument("--match", metavar="TEXT", type=_text_arg, help="only the IDs that contain TEXT")
+    ls.add_argument("--after", metavar="ID", type=_text_arg, help="start after this ID (a page's 'next')")
+    ls.add_argument("--limit", metavar="N", type=_count_arg, help="at most N IDs (default: all)")
+    _world_options(ls)
     d = add(usub, "delete", "delete accounts", cmd_user_delete, epilog="example: tim-py user delete bob carol")
     d.add_argument("user_ids", metavar="ID", nargs="+", type=_id_arg)
     _world_options(d)
