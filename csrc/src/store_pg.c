@@ -59,7 +59,7 @@
 #define STATEMENT_TIMEOUT_MS 5000 /* the server's (lock waits included) */
 #define BACKOFF_MIN_MS 50
 #define BACKOFF_MAX_MS 2000
-#define MAX_SLOTS 4096
+#define SLOT_TRIES 4096 /* slots tried past the lowest one no session row claims */
 
 /* What timref adds to the user's connection parameters when the URI does not set them. */
 static const char* const k_conn_defaults[][2] = {
@@ -131,12 +131,12 @@ static const char* const k_sql[Q_COUNT] = {
     [Q_SESS_SLOTS] = "SELECT slot FROM session WHERE slot IS NOT NULL ORDER BY slot",
     [Q_SLOT_LOCK] = "SELECT pg_try_advisory_lock($1::int, $2::int)",
     [Q_SLOT_UNLOCK] = "SELECT pg_advisory_unlock($1::int, $2::int)",
-    /* sessions whose slot lock no backend of this database holds */
-    [Q_DEAD] = "SELECT s.token, s.user_id FROM session s WHERE s.slot IS NOT NULL AND s.token <> $1 "
-               "AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_locks l WHERE l.locktype = 'advisory' "
-               "AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database()) "
-               "AND l.classid = $2::int::oid AND l.objid = (s.slot + 1)::oid AND l.objsubid = 2 AND l.granted) "
-               "ORDER BY s.started LIMIT $3",
+    /* sessions whose slot lock no backend of this database holds (pg_locks read once) */
+    [Q_DEAD] = "WITH held AS MATERIALIZED (SELECT l.objid FROM pg_catalog.pg_locks l "
+               "WHERE l.locktype = 'advisory' AND l.objsubid = 2 AND l.granted AND l.classid = $2::int::oid "
+               "AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())) "
+               "SELECT s.token, s.user_id FROM session s WHERE s.slot IS NOT NULL AND s.token <> $1 "
+               "AND (s.slot + 1)::oid NOT IN (SELECT objid FROM held) ORDER BY s.started LIMIT $3",
     /* consecutive numbers: writers are serialized by the app's write lock */
     [Q_EV_ADD] = "INSERT INTO event(seq, type, user_id, origin, data) "
                  "SELECT coalesce(max(seq), 0) + 1, $1, $2, $3, $4 FROM event RETURNING seq",
@@ -458,6 +458,7 @@ static long changed(const PGresult* r) { return strtol(PQcmdTuples((PGresult*)r)
 /* ---- opening ----------------------------------------------------------------- */
 
 static void pg_close(tr_store* base);
+static int64_t last_seq(pg_store* st);
 static void watch_close(pg_store* st);
 
 /* The connection parameters: the URI's, then timref's defaults for those it does not set. */
@@ -583,9 +584,7 @@ int tr_store_pg_open(tr_store** out, uint64_t app_id, const char* url, char* err
     st->ever_connected = true;
     snprintf(st->sql_begin, sizeof st->sql_begin, "BEGIN; SELECT pg_advisory_xact_lock(%d, 0)", st->lock_key);
     snprintf(st->sql_commit_wake, sizeof st->sql_commit_wake, "NOTIFY %s; COMMIT", st->schema);
-    PGresult* r = run(st, Q_EV_LAST, 0, NULL);
-    st->last_event = r && PQntuples(r) == 1 ? strtoll(PQgetvalue(r, 0, 0), NULL, 10) : 0;
-    PQclear(r);
+    last_seq(st);
     st->prune_mark = st->last_event + EVENT_PRUNE_STEP;
     *out = &st->base;
     return TR_OK;
@@ -611,7 +610,10 @@ static const char* pg_errmsg(tr_store* base) { return PG(base)->err[0] ? PG(base
 
 static int pg_begin(tr_store* base) {
     pg_store* st = PG(base);
-    if (st->txn) return TR_EIO;
+    if (st->txn) {
+        snprintf(st->err, sizeof st->err, "PostgreSQL at %s: a transaction is already open", st->where);
+        return TR_EIO;
+    }
     int rc = run_cmd(st, st->sql_begin);
     if (rc == TR_OK) st->txn = true;
     else if (st->conn && PQtransactionStatus(st->conn) != PQTRANS_IDLE) run_cmd(st, "ROLLBACK");
@@ -669,7 +671,10 @@ static int pg_savepoint(tr_store* base) {
 
 static int pg_release(tr_store* base) {
     pg_store* st = PG(base);
-    if (!st->txn || !st->conn) return TR_EIO;
+    if (!st->txn || !st->conn) {
+        snprintf(st->err, sizeof st->err, "PostgreSQL at %s: the transaction is gone", st->where);
+        return TR_EIO;
+    }
     return run_cmd(st, "RELEASE SAVEPOINT job");
 }
 
@@ -979,7 +984,7 @@ static int pg_slot_acquire(tr_store* base, int* slot) {
     }
     PQclear(r);
     /* A free slot may still be held by a process whose session was just ended: move on. */
-    for (; want < MAX_SLOTS; want++) {
+    for (int tries = 0; tries < SLOT_TRIES && want < INT32_MAX - 1; tries++, want++) {
         bool got = false;
         if (slot_lock(st, Q_SLOT_LOCK, want, &got) != TR_OK) return TR_EIO;
         if (got) {
@@ -1029,17 +1034,25 @@ static int pg_event_add(tr_store* base, int type, const char* id, const char* or
     return TR_OK;
 }
 
-static int64_t pg_event_last(tr_store* base) {
-    PGresult* r = run(PG(base), Q_EV_LAST, 0, NULL);
+/* The number of the last event, read now; -1 when the server cannot say. */
+static int64_t last_seq(pg_store* st) {
+    PGresult* r = run(st, Q_EV_LAST, 0, NULL);
     int64_t v = r && PQntuples(r) == 1 ? strtoll(PQgetvalue(r, 0, 0), NULL, 10) : -1;
     PQclear(r);
+    if (v > st->last_event) st->last_event = v;
     return v;
+}
+
+/* Unreachable: the last number known here (never 0, which would replay the whole log). */
+static int64_t pg_event_last(tr_store* base) {
+    int64_t v = last_seq(PG(base));
+    return v >= 0 ? v : PG(base)->last_event;
 }
 
 /* The last event's number: every change another process commits appends an event, so this
  * read (one round trip) tells whether anything was committed since, and reads after it see
  * what the others acknowledged.  -1 while the server is unreachable. */
-static int64_t pg_data_version(tr_store* base) { return pg_event_last(base); }
+static int64_t pg_data_version(tr_store* base) { return last_seq(PG(base)); }
 
 static int pg_event_scan(tr_store* base, int64_t* seq,
                          void (*fn)(void* arg, int type, const char* id, const char* origin, const char* data),
