@@ -171,15 +171,19 @@ run() {
     if [ -n "${TIMREF_TEST_PG_URL:-}" ]; then
         exec "$@"
     fi
-    local dir rc=0
+    local dir rc=0 child=""
     dir="$(mktemp -d "${TMPDIR:-/tmp}/timref-pg.XXXXXX")"
     # shellcheck disable=SC2064
     trap "stop '$dir'" EXIT
-    trap "exit 130" INT
-    trap "exit 143" TERM
+    # interrupted: end the command too (bash would wait for a foreground one before the trap
+    # ran), then the EXIT trap stops and removes the cluster
+    trap '[ -z "$child" ] || kill -TERM "$child" 2>/dev/null; wait; exit 130' INT
+    trap '[ -z "$child" ] || kill -TERM "$child" 2>/dev/null; wait; exit 143' TERM
     TIMREF_TEST_PG_URL="$(start "$dir" "${listen_args[@]}")"
     export TIMREF_TEST_PG_URL TIMREF_TEST_PG_DIR="$dir"
-    "$@" || rc=$?
+    "$@" <&0 &
+    child=$!
+    wait "$child" || rc=$?
     return $rc
 }
 
