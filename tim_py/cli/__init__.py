@@ -3,12 +3,14 @@
 A *world* is a data directory shared by every process that opens it (timref's
 SQLite store ``timref-<sdk_app_id>.db``).  Commands:
 
-``tim-py user create|import|delete``  accounts (the admin surface, as the app's server would)
+``tim-py user create|import|list|delete``  accounts (the admin surface, as the app's server would)
 ``tim-py profile show|set``           profiles
 ``tim-py status show|set``            user status
 ``tim-py watch ID...``                subscribe and print changes live
+``tim-py world export|import|reset``  the whole world as a snapshot file, and back
 ``tim-py gen-usersig``                print a UserSig
 ``tim-py serve``                      the vendor's REST API over HTTP (docs/rest.md; aiohttp)
+``tim-py completion bash|zsh|fish``   a shell completion script
 ``tim-py demo``                       a short tour, two processes included
 
 Exit codes: 0 ok, 1 the operation failed (a TIMError: code and desc are
@@ -18,9 +20,12 @@ TIM_PY_LIBRARY that cannot be loaded included), 3 not found, 130 interrupted
 traceback.  See docs/cli.md.
 
 The modules: ``parser`` (the arguments), ``world`` (the data directory, the
-app and the client), ``values`` (profile values as typed), ``render`` (text
-and JSON output), ``commands`` (user create/delete, profile, status,
-gen-usersig), ``importing`` (user import), ``watch`` and ``demo``.
+app and the client), ``values`` (profile values as typed), ``render`` (text,
+tables in colour on a terminal, and JSON output), ``progress`` (progress bars),
+``commands`` (user create/list/delete, profile, status, gen-usersig),
+``importing`` (user import), ``watch``, ``world_commands`` (world export,
+import, reset), ``completion`` (shell completion scripts from the parser) and
+``demo``.
 """
 from __future__ import annotations
 
