@@ -32,6 +32,7 @@ import orjson
 
 from ._ffi import ffi, lib
 from .errors import ClientOpenError, error_for
+from .fields import profiles_from_text
 
 log = logging.getLogger("tim_py")
 
@@ -61,6 +62,10 @@ def RAW(data: Any) -> Any:  # pragma: no cover - never called: drain() tests for
     """The decoder of a call whose future resolves to the answer's JSON text, undecoded (bytes);
     on a non-zero code the TIMError keeps that text in ``raw`` too (``Admin.request_raw``)."""
     raise AssertionError("RAW is a marker")
+
+#: Decoders that read the answer's JSON text themselves (bytes, b"" for none) instead of
+#: what orjson.loads makes of it (None for none).
+TEXT_DECODERS = frozenset((profiles_from_text,))
 
 _loads = orjson.loads
 _unpack = ffi.unpack
@@ -125,6 +130,8 @@ def drain(on_event: Optional[Callable[[int, bytes], None]]) -> int:
                 try:
                     if decode is None:
                         value = None
+                    elif decode in TEXT_DECODERS:
+                        value = decode(_unpack(item.json, size) if size else b"")
                     else:
                         value = decode(_loads(_unpack(item.json, size)) if size else None)
                 except Exception as e:  # a result we cannot read: say so

@@ -1,0 +1,161 @@
+"""The fast paths of a profile get keep the general paths' results and errors.
+
+* ``profile_request``: the request text of ``get_user_profile``, joined directly for plain ids,
+  must be the very bytes ``orjson.dumps`` writes (and refuse what it refuses);
+* ``profiles_from_text`` (``tim_py._decode``, in C): the answer's text to Profile tuples, must
+  give what ``profiles_from_json(orjson.loads(text))`` gives, or fail as it fails; and it must
+  really take the common shape itself (else the speed it exists for is gone unnoticed).
+"""
+from __future__ import annotations
+
+import asyncio
+
+import orjson
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tim_py import _decode
+from tim_py._core import _KEY_PROFILE_IDS, profile_request
+from tim_py.fields import CUSTOM_KEY, CUSTOM_VALUE, FIELDS, profiles_from_json, profiles_from_text
+from tim_py.types import Profile
+
+APP = 1400000001
+
+# ---- the request -------------------------------------------------------------------------------
+
+ids_st = st.lists(st.one_of(st.text(max_size=12), st.text(alphabet="ab\"\\ \x7f\x1fé", max_size=6)),
+                  max_size=5)
+
+
+@given(ids_st)
+def test_profile_request_is_orjsons_text(ids):
+    try:
+        want = orjson.dumps({_KEY_PROFILE_IDS: ids})
+    except orjson.JSONEncodeError:
+        with pytest.raises(ValueError):
+            profile_request(ids)
+        return
+    assert profile_request(ids) == want
+
+
+def test_profile_request_refuses_a_lone_surrogate():
+    with pytest.raises(ValueError, match="user_id_list"):
+        profile_request(["ok", "\ud800"])
+
+
+# ---- the answer ----------------------------------------------------------------------------------
+
+def plain_profile(i: int = 0) -> dict:
+    return {f.key: ([] if f.kind == "custom" else f"u{i:07d}" if f.name == "user_id"
+                    else "" if f.kind == "string" else 0) for f in FIELDS}
+
+
+def generic(text: bytes):
+    """What the general path makes of an answer: its value, or the type of what it raises."""
+    try:
+        return profiles_from_json(orjson.loads(text)) if text else []
+    except Exception as e:  # noqa: BLE001 - compared, not swallowed
+        return type(e)
+
+
+def fast(text: bytes):
+    try:
+        return profiles_from_text(text)
+    except Exception as e:  # noqa: BLE001
+        return type(e)
+
+
+def test_the_common_shape_is_decoded_in_c():
+    p = plain_profile(1)
+    p["user_profile_nick_name"] = "Zoë ✓"
+    p["user_profile_gender"] = 2
+    p["user_profile_add_permission"] = 9  # not an AllowType: stays an int
+    p["user_profile_custom_string_array"] = [{CUSTOM_KEY: "Tag_Profile_Custom_a", CUSTOM_VALUE: "1"},
+                                             {CUSTOM_VALUE: "v"}]
+    q = plain_profile(2)
+    q = {"user_profile_friend_remark": "", **dict(reversed(q.items())), "other": [], "more": None}
+    text = orjson.dumps([p, q, p, q])
+    got = _decode.profiles(text)
+    assert got is not None, "the common shape fell back to the generic path"
+    assert got == profiles_from_json(orjson.loads(text))
+    assert all(type(x) is Profile for x in got)
+    assert type(got[0].gender).__name__ == "Gender" and got[0].allow_type == 9
+    assert got[0].profile_custom_field[1] == ("", "v")
+    assert _decode.profiles(b" [ ] ") == [] and profiles_from_text(b"") == []
+
+
+@pytest.mark.parametrize("text", [
+    b'[{"user_profile_identifier":"a\\"b"}]',  # an escape: generic path
+    b"[1]", b"{}", b"[]x", b"[", b"", b"null", b'[{"x":1}]', b"[{}]",
+    b'[{"user_profile_identifier":"\xff"}]',  # invalid UTF-8
+    b'[{"user_profile_identifier":"a\x01"}]',  # a raw control character
+])
+def test_other_shapes_decode_or_fail_as_the_generic_path(text):
+    assert fast(text) == generic(text)
+
+
+field_value = st.one_of(st.text(max_size=8), st.integers(-2**63, 2**64 - 1), st.floats(allow_nan=False),
+                        st.none(), st.booleans())
+custom_entry = st.dictionaries(st.sampled_from([CUSTOM_KEY, CUSTOM_VALUE, "other"]),
+                               st.one_of(st.text(max_size=6), st.integers(0, 9)), max_size=3)
+
+
+@st.composite
+def answers(draw):
+    """A profile answer, mostly of the common shape, with every kind of deviation drawn in."""
+    out = []
+    for i in range(draw(st.integers(0, 3))):
+        p = plain_profile(i)
+        for f in FIELDS:
+            if draw(st.integers(0, 4)) == 0:
+                p[f.key] = (draw(st.lists(custom_entry, max_size=2)) if f.kind == "custom"
+                            else draw(field_value))
+        if draw(st.integers(0, 6)) == 0:
+            p.pop(draw(st.sampled_from([f.key for f in FIELDS])))
+        if draw(st.integers(0, 8)) == 0:
+            p["unknown"] = 1
+        keys = draw(st.permutations(list(p)))
+        out.append({k: p[k] for k in keys})
+    text = orjson.dumps(out)
+    if draw(st.integers(0, 5)) == 0:  # whitespace, as another library may write it
+        text = orjson.dumps(out, option=orjson.OPT_INDENT_2)
+    if draw(st.integers(0, 8)) == 0:  # a cut answer
+        text = text[:draw(st.integers(0, max(0, len(text) - 1)))]
+    return text
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(answers())
+def test_any_answer_decodes_as_the_generic_path(text):
+    assert fast(text) == generic(text)
+
+
+def test_a_duplicate_key_is_left_to_the_generic_path():
+    text = orjson.dumps([plain_profile(3)])
+    dup = text.replace(b'"user_profile_nick_name":""', b'"user_profile_nick_name":"a","user_profile_nick_name":"b"')
+    assert _decode.profiles(dup) is None
+    assert fast(dup) == generic(dup) and fast(dup)[0].nick == "b"
+
+
+# ---- through the client ----------------------------------------------------------------------------
+
+async def test_get_user_profile_gives_the_generic_decoding_of_the_same_answer(tmp_path):
+    from tim_py.aio import AsyncTIM
+
+    async with AsyncTIM(APP, tmp_path) as tim:
+        await tim.admin.import_accounts(["ann", "bob"])
+        await tim.login("ann", "sig")
+        await tim.update_my_profile(nick='Ann "A" \\ ✓', gender="Gender_Type_Female")
+        got = await tim.get_user_profile(["ann", "bob", "nobody"])
+        raw = await tim.raw.call("TIMProfileGetUserProfileList", {_KEY_PROFILE_IDS: ["ann", "bob", "nobody"]})
+        assert got == profiles_from_json(raw)
+        # the library's own answer (its keys, in its order, and one that is not a field) is of
+        # the shape decoded in C, but for ann's nick, which has escapes (the generic path's)
+        assert _decode.profiles(orjson.dumps(raw)) is None
+        assert _decode.profiles(orjson.dumps(raw[1:])) == got[1:]
+        assert [p.user_id for p in got] == ["ann", "bob"] and got[0].nick == 'Ann "A" \\ ✓'
+        # many calls in flight: each its own result, in the order they complete
+        futs = [tim.get_user_profile([u]) for u in ["bob", "ann"] * 50]
+        results = await asyncio.gather(*futs)
+        assert [r[0].user_id for r in results] == ["bob", "ann"] * 50

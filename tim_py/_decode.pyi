@@ -1,0 +1,6 @@
+# The compiled module tim_py._decode (csrc/python/tp_decode.c).
+from typing import Any, Dict, List, Optional, Tuple
+
+def configure(keys: Tuple[bytes, ...], kinds: Tuple[int, ...], enums: Tuple[Optional[Dict[int, Any]], ...],
+              profile_type: type, custom_type: type, custom_key: bytes, custom_value: bytes) -> None: ...
+def profiles(text: bytes) -> Optional[List[Any]]: ...
