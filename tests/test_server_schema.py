@@ -154,6 +154,10 @@ POSITIVE_CODES = {
     "/v4/profile/portrait_set": {40003, 6017},
     "/v4/openim/query_online_status": {70107},  # none of the accounts exists
     "/ref/set_user_status": {70107},
+    # a UserID given twice (a JSON Schema cannot say "unique by key"), more than 20 custom fields,
+    # a profile tag that is neither standard nor custom, a malformed custom tag (OpenAPI 3.0 has no
+    # patternProperties to state the custom tags' form)
+    "/ref/world_import": {70402, 6017, 40009, 9001},
 }
 #: ... and, when a string is longer in UTF-8 bytes than its limit, which a JSON Schema can state
 #: in characters only: (limit in bytes, the code).
@@ -162,6 +166,8 @@ BYTE_LIMITS = {
     "/v4/im_open_login_svc/multiaccount_import": [(500, 70402)],
     "/v4/profile/portrait_set": [(500, 40601)],
     "/ref/set_user_status": [(100, 6017)],
+    "/ref/account_list": [(32, 70402)],
+    "/ref/world_import": [(500, 40601), (100, 6017)],
 }
 
 PROFILE = settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=False,

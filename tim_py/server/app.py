@@ -23,13 +23,15 @@ from typing import TYPE_CHECKING, Any, Dict, FrozenSet, Iterable, List, Optional
 import orjson
 from aiohttp import web
 
+from .._ffi import lib
 from ..aio import AsyncTIM
 from ..errors import InvalidParameterError, TIMError
 
 if TYPE_CHECKING:
     from .dashboard import Dashboard
 
-__all__ = ["COMMANDS", "MAX_BODY", "READ_TIMEOUT", "RestService", "make_server", "openapi_document"]
+__all__ = ["COMMANDS", "MAX_BODY", "MAX_BODY_OF", "body_limit", "READ_TIMEOUT", "RestService", "make_server",
+           "openapi_document"]
 
 log = logging.getLogger("tim_py.server")
 
@@ -46,10 +48,24 @@ COMMANDS: Tuple[str, ...] = (
     "v4/profile/portrait_set",
     "v4/openim/query_online_status",
     "ref/set_user_status",
+    "ref/account_list",
+    "ref/events",
+    "ref/world_export",
+    "ref/world_import",
+    "ref/world_reset",
 )
 
 #: The largest body taken (the library's limit for a JSON argument); one byte more is 60002.
 MAX_BODY = 1 << 20
+#: The commands that take larger bodies, with their limit (the library's): a world snapshot.
+#: ``body_limit`` is the one place that says what a command's limit is.
+MAX_BODY_OF: Dict[str, int] = {"ref/world_import": lib.TIMREF_WORLD_IMPORT_MAX_LEN}
+
+
+def body_limit(api: str) -> int:
+    """The largest body ``api`` takes, in bytes; one byte more is 60002."""
+    return MAX_BODY_OF.get(api, MAX_BODY)
+
 #: Seconds a client has to send a request's headers (from connecting, or from the previous
 #: answer on a kept-alive connection) and, separately, its body; then the connection is closed.
 READ_TIMEOUT = 10.0
@@ -183,9 +199,10 @@ class RestService:
         # 60009: a command the server does not have
         if api not in self.commands:
             raise _Refused(NO_SUCH_COMMAND, f"request resource error: no command /{_shown(api)}")
-        body = await self._body(request)
+        limit = body_limit(api)
+        body = await self._body(request, limit)
         if body is None:  # too large: answered, and the connection closes
-            raise _Refused(HTTP_ERROR, f"HTTP parsing error: the body is larger than {MAX_BODY} bytes",
+            raise _Refused(HTTP_ERROR, f"HTTP parsing error: the body is larger than {limit} bytes",
                            close=True)
         return await self._call(api, body)
 
@@ -254,11 +271,11 @@ class RestService:
     # ---- the body ----------------------------------------------------------------------------
 
     @staticmethod
-    async def _body(request: web.BaseRequest) -> Optional[bytes]:
-        """The body, at most MAX_BODY bytes; None when there is more (nothing beyond
-        MAX_BODY + 1 bytes is read).  A client too slow to send it loses its connection."""
+    async def _body(request: web.BaseRequest, limit: int) -> Optional[bytes]:
+        """The body, at most ``limit`` bytes; None when there is more (nothing beyond
+        ``limit`` + 1 bytes is read).  A client too slow to send it loses its connection."""
         length = request.content_length
-        if length is not None and length > MAX_BODY:
+        if length is not None and length > limit:
             return None  # said so before sending it: not read at all
         if request.headers.get("Expect", "").lower() == "100-continue" and request.version >= (1, 1):
             await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
@@ -267,8 +284,8 @@ class RestService:
 
         async def read() -> None:
             nonlocal size
-            while size <= MAX_BODY:
-                chunk = await request.content.read(MAX_BODY + 1 - size)
+            while size <= limit:
+                chunk = await request.content.read(limit + 1 - size)
                 if not chunk:
                     return
                 chunks.append(chunk)
@@ -283,7 +300,7 @@ class RestService:
         except Exception as e:  # aiohttp's payload errors: a broken chunked encoding...
             raise _Refused(HTTP_ERROR, f"HTTP parsing error: the body cannot be read: {_shown(str(e))}",
                            close=True) from None
-        if size > MAX_BODY:
+        if size > limit:
             return None
         return b"".join(chunks)
 
