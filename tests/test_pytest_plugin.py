@@ -136,6 +136,15 @@ def test_peer_calls_events_and_errors(tim_world: TIMWorld) -> None:
     assert bob.exit() == 0 and bob.kill() == 0  # again: nothing more to do
 
 
+def test_peer_kicked(tim_world: TIMWorld) -> None:
+    bob = tim_world.spawn("bob")
+    carol = tim_world.spawn("carol")
+    carol.call("admin.kick", "bob")
+    assert bob.wait_event(EVENT.KICKED_OUT) == {"type": "REST_API_Kick"}
+    assert [s.status_type for s in carol.get_user_status(["bob"])] == [UserStatusType.UNLOGINED]
+    assert bob.exit() == 0
+
+
 def test_peer_kill_is_a_crash(tim_world: TIMWorld) -> None:
     alice = tim_world.client("alice")
     bob = tim_world.spawn("bob")
