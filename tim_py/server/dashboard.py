@@ -38,10 +38,12 @@ from typing import Any, Dict, FrozenSet, List, Mapping, Optional, Set, Tuple
 import orjson
 from aiohttp import web
 
+from .. import snapshot
 from ..aio import AsyncTIM
 from ..errors import TIMError
 from ..fields import FIELDS
 from ..types import CUSTOM_PREFIX
+from .app import RestService, body_limit
 
 __all__ = ["Dashboard", "PREFIX", "MAX_CLIENTS", "QUEUE_SIZE", "KEEPALIVE", "POLL", "PAGE_MAX"]
 
@@ -155,20 +157,30 @@ class _Bad(Exception):
 
 
 class _Client:
-    """One live-feed connection: its bounded queue of frames (None: end the stream)."""
+    """One live-feed connection: its bounded queue of frames (None: end the stream), and how
+    to drop it (``abort``: close its connection at once, whatever is still unsent)."""
 
-    def __init__(self) -> None:
+    def __init__(self, abort: Any = None) -> None:
         self.queue: asyncio.Queue[Optional[bytes]] = asyncio.Queue(QUEUE_SIZE + 1)
         self.cut = False
+        self._abort = abort
 
     def offer(self, frame: Optional[bytes]) -> None:
+        """Queue ``frame``; None ends the stream once what is queued is sent.  A client
+        QUEUE_SIZE frames behind is cut off: its connection is aborted (its handler, perhaps
+        waiting on a full socket, wakes with an error) and nothing more is queued for it."""
         if self.cut:
             return
-        if frame is not None and self.queue.qsize() >= QUEUE_SIZE:
-            frame = None  # fell too far behind: ended (the one slot kept free takes the None)
         if frame is None:
             self.cut = True
-        self.queue.put_nowait(frame)
+            self.queue.put_nowait(None)
+        elif self.queue.qsize() >= QUEUE_SIZE:
+            self.cut = True
+            self.queue.put_nowait(None)  # the one slot kept free
+            if self._abort is not None:
+                self._abort()
+        else:
+            self.queue.put_nowait(frame)
 
 
 class Dashboard:
@@ -176,15 +188,13 @@ class Dashboard:
 
     ``host`` is the address the server listens on; ``secret_key``: the server's (with one, the
     data routes need ``token``); ``commands``: what ``/ref/dashboard/call/`` may call (the REST
-    API's ``COMMANDS``); ``read_body(request)``: the REST server's body reader (its limits), which
-    returns None for a body over its limit."""
+    API's ``COMMANDS``), each body read as the REST API reads it, within its limit."""
 
     def __init__(self, tim: AsyncTIM, app_id: int, host: str, secret_key: Optional[str],
-                 commands: FrozenSet[str], read_body: Any, token: Optional[str] = None) -> None:
+                 commands: FrozenSet[str], token: Optional[str] = None) -> None:
         self.tim = tim
         self.app_id = app_id
         self.commands = commands
-        self._read_body = read_body
         self.check_host = is_loopback(host)
         #: None: the data routes are open (no secret key: the REST API is open too)
         self.token: Optional[str] = (token or secrets.token_urlsafe(24)) if secret_key else None
@@ -407,14 +417,20 @@ class Dashboard:
         for k in extra:
             self._remember(k)
         tags = list(STANDARD_TAGS) + sorted(self._keys)
-        portrait, status = await asyncio.gather(
+        answers: List[Any] = await asyncio.gather(
             self._admin("v4/profile/portrait_get", {"To_Account": [user_id], "TagList": tags}),
             self._admin("v4/openim/query_online_status",
-                        {"To_Account": [user_id], "IsNeedDetail": 1, "IsReturnCustomStatus": 1}))
+                        {"To_Account": [user_id], "IsNeedDetail": 1, "IsReturnCustomStatus": 1}),
+            return_exceptions=True)
+        portrait, status = answers
+        if isinstance(portrait, BaseException):
+            raise portrait
         items = portrait.get("UserProfileItem", [])
-        if not items or items[0].get("ResultCode", 0) != 0:
+        if not items or items[0].get("ResultCode", 0) != 0:  # no such account: portrait_get's 40003
             info = items[0].get("ResultInfo", "account does not exist") if items else "account does not exist"
             raise _Bad(200, items[0].get("ResultCode", 40003) if items else 40003, f"{user_id}: {info}")
+        if isinstance(status, BaseException):
+            raise status
         q = (status.get("QueryResult") or [{}])[0]
         return {"UserID": user_id, "Profile": {tv["Tag"]: tv["Value"] for tv in items[0].get("ProfileItem", [])},
                 "Status": q.get("Status"), "CustomStatus": q.get("CustomStatus", ""),
@@ -450,7 +466,7 @@ class Dashboard:
             raise _Bad(400, HTTP_ERROR, f"status must be 0 or 1, got {status[:16]!r}")
         answer = await self._admin("ref/world_export", {"IncludeStatus": status == "1"})
         stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
-        return web.Response(body=orjson.dumps(answer["Snapshot"]), headers={
+        return web.Response(body=snapshot.dumps(answer["Snapshot"]), headers={
             "Content-Type": "application/json",
             "Content-Disposition": f'attachment; filename="world-{self.app_id}-{stamp}.json"',
             "Cache-Control": "no-store"})
@@ -460,9 +476,10 @@ class Dashboard:
     async def _call(self, request: web.BaseRequest, api: str) -> web.Response:
         if api not in self.commands:
             raise _Bad(404, NO_SUCH, f"no command {api[:80]!r} (the dashboard calls those the REST API serves)")
-        body = await self._read_body(request, api)
+        limit = body_limit(api)
+        body = await RestService._body(request, limit)
         if body is None:
-            raise _Bad(413, HTTP_ERROR, "the body is larger than the command's limit")
+            raise _Bad(413, HTTP_ERROR, f"the body is larger than {limit} bytes, the limit of {api}")
         if not body:
             raise _Bad(400, 60003, "the body is empty (send {} for a command that needs no field)")
         try:
@@ -487,7 +504,7 @@ class Dashboard:
                 self._last = last
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store",
                                            "X-Accel-Buffering": "no"})
-        client = _Client()
+        client = _Client(lambda: request.transport.abort() if request.transport is not None else None)
         self._clients.add(client)
         try:
             await resp.prepare(request)
@@ -500,9 +517,8 @@ class Dashboard:
                 try:
                     frame = await asyncio.wait_for(client.queue.get(), 1.0)
                 except asyncio.TimeoutError:
-                    transport = request.transport
-                    if transport is None or transport.is_closing():
-                        break  # the client left
+                    if self._gone(request):
+                        break
                     idle += 1.0
                     if idle < KEEPALIVE:
                         continue
@@ -515,12 +531,19 @@ class Dashboard:
             pass  # the client left while a frame was written
         finally:
             self._clients.discard(client)
-        if not (request.transport is None or request.transport.is_closing()):
+        if not self._gone(request):
             try:
                 await resp.write_eof()
             except ConnectionError:
                 pass
         return resp
+
+    @staticmethod
+    def _gone(request: web.BaseRequest) -> bool:
+        """Whether the client has left: the connection is closed, or the client closed its
+        sending side (which an EventSource never does while it listens)."""
+        transport = request.transport
+        return transport is None or transport.is_closing() or bool(getattr(request.protocol, "eof", False))
 
     async def _read(self) -> None:
         """The one reader: while any page listens, the events after the last seen, to all."""

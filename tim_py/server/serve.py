@@ -66,8 +66,7 @@ async def _serve(host: str, port: int, data_dir: Optional[str], app_id: int, sec
         raise
     try:
         service = RestService(tim, app_id, admins, secret_key, openapi_document())
-        service.dashboard = dashboard = Dashboard(tim, app_id, host, secret_key, service.commands,
-                                                  lambda request, api: service._body(request))
+        service.dashboard = dashboard = Dashboard(tim, app_id, host, secret_key, service.commands)
         runner = web.ServerRunner(make_server(service), shutdown_timeout=SHUTDOWN_TIMEOUT)
         await runner.setup()
         try:
