@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -494,3 +495,11 @@ def _apps(tim_world, record):
     for app in set(apps):  # each emptied after its test
         with TIM(app, pg_cluster.url) as tim:
             assert tim.admin.world_export().result(T)["Accounts"] == []
+    # docs/pytest.md's SQL drops what is left of them (the plugin's range only)
+    schemas = ", ".join(f"'timref_{a}'" for a in set(apps))
+    assert pg_cluster.sql(f"SELECT count(*) FROM pg_namespace WHERE nspname IN ({schemas})") == ["7"]
+    doc = (ROOT / "docs" / "pytest.md").read_text(encoding="utf-8")
+    [drop] = re.findall(r"```sql\n(.*?)```", doc, re.S)
+    pg_cluster.sql(drop)
+    assert pg_cluster.sql(f"SELECT count(*) FROM pg_namespace WHERE nspname IN ({schemas})") == ["0"]
+    assert pg_cluster.sql("SELECT count(*) FROM timref.app WHERE app_id >= 2^52 AND app_id < 2^53") == ["0"]
