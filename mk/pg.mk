@@ -10,14 +10,15 @@
 # for want of a cluster.
 #   make test-pg   only the PostgreSQL parts (native `ctest -R pg` and `pytest -m pg`)
 #                  under one cluster, started and stopped here
-#   make pg-deps   install the server (postgresql) and `ip` (iproute2) when missing
+#   make pg-deps   install the server (scripts/pg-cluster.sh install: no system cluster) and `ip`
 # TIMREF_TEST_PG_URL   postgresql://timref:PASSWORD@127.0.0.1:PORT/timref of the cluster
 # TIMREF_TEST_PG_DIR   its directory (for scripts/pg-cluster.sh server-stop|server-start)
 
 .PHONY: pg-deps test-pg
 
 pg-deps: deps
-	@scripts/ensure-deps.sh postgresql iproute2
+	@scripts/pg-cluster.sh install
+	@scripts/ensure-deps.sh iproute2
 
 # the Python tests include the PostgreSQL and network-namespace ones
 test-python: pg-deps

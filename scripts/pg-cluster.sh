@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # A private PostgreSQL cluster for the tests and benchmarks: never a system-wide
-# server.  initdb in a directory of its own, run as an unprivileged user
+# server.  Debian's postgresql is installed when initdb is missing, with
+# postgresql-common's create_main_cluster set to false first, so the package
+# neither creates nor starts a cluster of the system's.  initdb in a directory of its own, run as an unprivileged user
 # (postgres when called as root, the caller otherwise), on a free port, with a
 # database and a password-protected role reached over TCP with scram-sha-256.
 #
@@ -10,6 +12,7 @@
 #   scripts/pg-cluster.sh server-stop DIR              stop the server, keep the data
 #   scripts/pg-cluster.sh server-start DIR             start it again on the same port
 #   scripts/pg-cluster.sh psql DIR [ARGS...]           psql as the cluster's superuser
+#   scripts/pg-cluster.sh install                      install the server (below) when missing
 #   scripts/pg-cluster.sh run [--listen ADDRS] -- CMD  run CMD with TIMREF_TEST_PG_URL set:
 #       when it is already set, CMD simply runs against that cluster; otherwise a
 #       cluster is started in a temporary directory and stopped and removed when
@@ -36,12 +39,27 @@ NS_NET="10.213.0.0/16"
 
 die() { echo "pg-cluster: $*" >&2; exit 1; }
 
+# Install Debian's postgresql when initdb is missing, without the system-wide cluster the
+# package would otherwise create and start (postgresql-common's create_main_cluster, set to
+# false first): the tests only ever run clusters of their own.
+install() {
+    local conf=/etc/postgresql-common/createcluster.conf sudo=""
+    if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then return 0; fi
+    "$here/ensure-deps.sh" postgresql-common >&2
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    if [ -f "$conf" ] && ! grep -q '^create_main_cluster *= *false' "$conf"; then
+        $sudo sed -i -E 's/^#? *create_main_cluster *=.*/create_main_cluster = false/' "$conf"
+        grep -q '^create_main_cluster *= *false' "$conf" || echo "create_main_cluster = false" | $sudo tee -a "$conf" >/dev/null
+    fi
+    "$here/ensure-deps.sh" postgresql >&2
+}
+
 bindir() {
     local d
     if [ -n "${PG_BINDIR:-}" ]; then echo "$PG_BINDIR"; return; fi
     d="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)"
     if [ -z "$d" ] || [ ! -x "$d/initdb" ]; then
-        "$here/ensure-deps.sh" postgresql >&2
+        install
         d="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)"
     fi
     [ -n "$d" ] && [ -x "$d/initdb" ] || die "no PostgreSQL server binaries (initdb) found"
@@ -188,7 +206,7 @@ run() {
 }
 
 cmd="${1:-}"
-[ -n "$cmd" ] || die "usage: $0 start|stop|url|server-stop|server-start|psql DIR ... | run -- CMD"
+[ -n "$cmd" ] || die "usage: $0 start|stop|url|server-stop|server-start|psql DIR ... | run -- CMD | install"
 shift
 case "$cmd" in
     start)        [ $# -ge 1 ] || die "start: no directory"; start "$@" ;;
@@ -198,5 +216,6 @@ case "$cmd" in
     server-start) [ $# -eq 1 ] || die "server-start: one directory"; server_start "$1" ;;
     psql)         [ $# -ge 1 ] || die "psql: no directory"; psql_cmd "$@" ;;
     run)          run "$@" ;;
+    install)      install ;;
     *)            die "unknown command '$cmd'" ;;
 esac
