@@ -111,6 +111,16 @@ def test_peer_calls_events_and_errors(tim_world: TIMWorld) -> None:
     assert (st.user_id, st.status_type) == ("alice", UserStatusType.ONLINE)
     assert bob.wait_event(EVENT.PROFILE_UPDATED, lambda p: p.nick == "Alice").user_id == "alice"
     assert {e.name for e in bob.events} == {EVENT.USER_STATUS_UPDATED, EVENT.PROFILE_UPDATED}
+    # timeout=0: a look at what has come, the pipe included
+    alice.set_self_status("again").result(T)
+    deadline = time.monotonic() + T
+    while True:
+        try:
+            bob.wait_event(EVENT.USER_STATUS_UPDATED, lambda s: s.custom_status == "again", timeout=0)
+            break
+        except PeerError:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
     assert bob.update_my_profile(nick="Bob").nick == "Bob"
     assert bob.get_my_profile().nick == "Bob"
     assert bob.call("admin.check_accounts", ["alice", "zed"]) == {"alice": True, "zed": False}
