@@ -70,10 +70,23 @@ TARGETS = [
 
 
 def _db(cluster, name: str) -> str:
-    """A fresh database on the cluster; its URL."""
+    """A fresh database on the cluster; its URL, without the password (the workers get it from
+    PGPASSWORD, so that it is not in their command lines)."""
     cluster.sql(f"DROP DATABASE IF EXISTS {name}")
     cluster.sql(f"CREATE DATABASE {name} OWNER timref")
-    return cluster.url.rsplit("/", 1)[0] + "/" + name
+    return cluster.url.rsplit("/", 1)[0].replace(f":{cluster.password}@", "@", 1) + "/" + name
+
+
+def _check_used(cluster, db: str) -> None:
+    """The library really kept the world in ``db``: a build without the PostgreSQL engine would
+    ignore timref_config_store_url and measure its in-memory store instead."""
+    out = cluster.sql(f"SELECT count(*) FROM pg_database WHERE datname = '{db}'")
+    n = subprocess.run([_helpers()[1].pg_bin("psql"), "-X", "-tA", cluster.url.rsplit("/", 1)[0] + "/" + db, "-c",
+                        "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'timref_%'"],
+                       capture_output=True, text=True, timeout=60)
+    if out != ["1"] or n.returncode != 0 or n.stdout.strip() in ("", "0"):
+        raise RuntimeError(f"the world was not in the database {db}: is the library measured built with the "
+                           "PostgreSQL engine? (bench/run.py measures build/native/libtimref.so)")
 
 
 def measure(r, S: dict, res: dict, log: Callable[[str], None], q: int) -> None:
@@ -93,13 +106,20 @@ def measure(r, S: dict, res: dict, log: Callable[[str], None], q: int) -> None:
         else:
             log(f"PostgreSQL: no network namespaces ({why}); notify between processes on this host")
             cluster = pgh.Cluster.start()
+        saved = r.env.get("PGPASSWORD")
+        r.env["PGPASSWORD"] = cluster.password
         try:
             res["pg_server_version"] = cluster.sql("SHOW server_version")[0]
             _gets(r, P, res, log, cluster, tmp)
+            _check_used(cluster, "bench_gets")
             _writes(r, S, res, log, cluster)
             _notify(r, S, res, log, cluster, net, hosts if net else None)
             _scale(r, S, res, log, cluster)
         finally:
+            if saved is None:
+                r.env.pop("PGPASSWORD", None)
+            else:
+                r.env["PGPASSWORD"] = saved
             if net is None:
                 cluster.stop()
     finally:
@@ -186,6 +206,7 @@ def _scale(r, S: dict, res: dict, log, cluster) -> None:
     small, big = _db(cluster, "bench_s1k"), _db(cluster, "bench_sbig")
     r.c("import", small, 1000, 100)
     imp = r.c("import", big, n_big, 100)
+    _check_used(cluster, "bench_sbig")
     res["pg_import_accounts_per_s"] = imp["accounts_per_s"]
     res["pg_scale_accounts"] = n_big
     log("PostgreSQL: scale, batches of 100 random ids, cold caches")
