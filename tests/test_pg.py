@@ -179,6 +179,14 @@ def test_kill_while_writing_loses_no_acknowledged_write(pg_cluster):
         assert stored <= last_acked + 1, (k, "more than one unacknowledged write", stored, last_acked)
         last_acked = stored
     assert killed_writing >= kills // 2
+    # the killed writers' sessions are ended: Offline for everyone
+    with TIM(app, pg_cluster.url) as t:
+        t.login("reader", "sig").result(T)
+        deadline = time.monotonic() + 5
+        while (st := t.get_user_status(["writer"]).result(T)[0]).status_type is UserStatusType.ONLINE:
+            assert time.monotonic() < deadline, "a killed writer stayed Online"
+            time.sleep(0.2)
+        assert st.status_type is UserStatusType.OFFLINE, st
 
 
 # ---- the database goes away and comes back ------------------------------------------------------
