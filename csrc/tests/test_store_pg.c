@@ -353,8 +353,14 @@ static void test_apps_and_schema(void) {
     TU_EXPECT_NO_ACCOUNT("shared-name");
     TU_LOGOUT_OK();
     TIMUninit();
-    /* A again: its data is there */
-    CHECK_INT(init_app(g_app_base + 2), TIM_SUCC);
+    /* A again, with a data directory too (a vendor program passes one): the URI wins, the
+     * directory is neither used nor created */
+    char dir[64];
+    snprintf(dir, sizeof dir, "/tmp/timref-pg-ignored-%ld", (long)getpid());
+    char* cfg = tu_dump(json_pack("{s:s,s:s}", "timref_config_store_url", g_url, "sdk_config_config_file_path", dir));
+    CHECK_INT(TIMInit(g_app_base + 2, cfg), TIM_SUCC);
+    free(cfg);
+    CHECK(access(dir, F_OK) != 0);
     TU_LOGIN_OK("other-a");
     json_t* p = TU_PROFILE("shared-name", 0);
     CHECK_STR(tu_jstr(p, "user_profile_nick_name"), "in A");
