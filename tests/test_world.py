@@ -257,3 +257,63 @@ def test_a_killed_export_leaves_the_old_file(tmp_path, children):
     leftovers = [p for p in tmp_path.iterdir() if p.name != "world.json"]
     assert len(leftovers) == 1 and leftovers[0].name.startswith(".world.json.")
     assert 0 < leftovers[0].stat().st_size < int(line[2])
+
+
+# ---- on both engines, with another process -------------------------------------------------
+
+LOGGED_IN = """
+import sys, tim_py
+from tim_py import EVENT
+t = tim_py.TIM(int(sys.argv[1]), sys.argv[2])
+t.login(sys.argv[3], "sig").result(10)
+events = t.events(EVENT.KICKED_OUT, timeout=30)
+print("ready", flush=True)
+for ev in events:
+    print("kicked", t.login_status.name, flush=True)
+    break
+else:
+    print("not kicked", flush=True)
+t.close()
+"""
+
+
+def test_world_commands_on_each_engine(world, children):
+    """Byte order, the case-sensitive match without wildcards, keyset paging, the event tail, an
+    exact round trip, a refused snapshot, and the sessions of removed accounts kicked in another
+    process: the same on SQLite and PostgreSQL."""
+    with TIM(world.app_id, world.where) as tim:
+        ids = ["Alice", "alice", "b%c", "b_c", "bob", "B"] + [f"u{i:03d}" for i in range(120)]
+        tim.admin.import_accounts(ids).result(T)
+        seen, after = [], None
+        while True:
+            page = tim.admin.list_accounts(after=after, limit=50).result(T)
+            assert page.total == len(ids)
+            seen += page.user_ids
+            if page.next is None:
+                break
+            after = page.next
+        assert seen == sorted(ids, key=lambda s: s.encode())
+        assert tim.admin.list_accounts(match="lice").result(T).user_ids == ["Alice", "alice"]
+        assert tim.admin.list_accounts(match="%").result(T).user_ids == ["b%c"]
+        assert tim.admin.list_accounts(match="_").result(T).user_ids == ["b_c"]
+        assert tim.admin.list_accounts(match="B").result(T).user_ids == ["B"]
+        page = tim.admin.list_accounts(match="u1", after="u105", limit=5).result(T)
+        assert (page.total, page.user_ids, page.next) == (20, ["u106", "u107", "u108", "u109", "u110"], "u110")
+
+        make_world(tim)
+        tail = tim.admin.events(limit=2).result(T)
+        assert [(e.type, e.user_id) for e in tail.events] == [("status", "away"), ("status", "here")]
+        assert tail.events[1].seq == tail.last and tail.events[0].seq == tail.last - 1
+        snap = tim.admin.world_export(include_status=True).result(T)
+        with pytest.raises(ProfileError, match=r'Snapshot.Accounts\[1\] \(UserID "x"\)'):
+            tim.admin.world_import({"Format": "timref-world", "Version": 1, "Accounts": [
+                {"UserID": "ok"}, {"UserID": "x", "Profile": {"Tag_Profile_IM_Nick": 1}}]}).result(T)
+        assert tim.admin.world_export(include_status=True).result(T) == snap
+
+        child = spawn(LOGGED_IN, world.app_id, world.where, "u007")
+        children.append(child)
+        assert read_line(child, timeout=30) == "ready"
+        assert tim.admin.world_reset().result(T) == len(ids) + 4
+        assert read_line(child, timeout=30) == "kicked UNLOGINED"
+        assert tim.admin.world_import(snap).result(T) == len(snap["Accounts"])
+        assert tim.admin.world_export(include_status=True).result(T) == snap
