@@ -294,6 +294,7 @@ def test_export_downloads_the_snapshot(srv: RestServer) -> None:
     ("GET", "/ref/dashboard/static/../app.py", {}, 404, 60009),
     ("POST", "/ref/dashboard/info", {"X-TIM-Dashboard": "1"}, 405, 60002),
     ("GET", "/ref/dashboard/call/ref/events", {}, 405, 60002),
+    ("POST", "/ref/dashboard/events", {"X-TIM-Dashboard": "1"}, 405, 60002),
     ("POST", "/ref/dashboard/call/ref/check_usersig", {"X-TIM-Dashboard": "1"}, 404, 60009),
     ("POST", "/ref/dashboard/call/ref/set_user_status", {}, 403, 60010),
     ("POST", "/ref/dashboard/call/ref/set_user_status", {"X-TIM-Dashboard": "1", "Origin": "http://evil.example"},

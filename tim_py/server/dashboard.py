@@ -91,6 +91,8 @@ _CUSTOM_KEY_RE = re.compile(r"[A-Za-z0-9_]{1,8}")
 _STATIC_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
                  ".css": "text/css; charset=utf-8", ".svg": "image/svg+xml", ".png": "image/png"}
 _STATIC_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
+#: The page may load and connect to this server alone, and be framed by no one.
+CSP = "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
 _LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "[::1]", "::1"})
 
 
@@ -267,6 +269,7 @@ class Dashboard:
             if rest == "export":
                 return await self._export(query)
             if rest == "events":
+                self._require(request, "GET")
                 return await self._events(request)
             raise _Bad(404, NO_SUCH, f"no dashboard route {path[:80]!r}")
         except _Bad as b:
@@ -339,7 +342,7 @@ class Dashboard:
         body, ctype = found
         return web.Response(body=body, headers={"Content-Type": ctype, "Cache-Control": "no-cache",
                                                 "X-Content-Type-Options": "nosniff",
-                                                "Content-Security-Policy": "default-src 'self'; img-src * data:",
+                                                "Content-Security-Policy": CSP,
                                                 "Referrer-Policy": "no-referrer"})
 
     # ---- reads ---------------------------------------------------------------------------------
@@ -550,7 +553,9 @@ class Dashboard:
         while self._clients and not self._closed:
             try:
                 answer = await self.tim.admin.request("ref/events", {"After": self._last or 0, "Limit": BATCH})
-            except TIMError as e:
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # the store failing, say: the pages wait, the reader tries again
                 log.warning("tim-py serve: the dashboard cannot read the change feed: %s", e)
                 await asyncio.sleep(1.0)
                 continue
