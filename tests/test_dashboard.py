@@ -47,7 +47,7 @@ def _browser() -> Any:
     opts = webdriver.ChromeOptions()
     opts.binary_location = CHROMIUM
     for a in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-              "--window-size=1360,900", "--force-device-scale-factor=1", "--hide-scrollbars",
+              "--window-size=1360,1040", "--force-device-scale-factor=1", "--hide-scrollbars",
               "--font-render-hinting=none", "--lang=en-US"):
         opts.add_argument(a)
     return webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
@@ -142,6 +142,27 @@ def test_the_page_loads_and_lists_users(world: RestServer, browser: Any) -> None
     assert browser.title.startswith("timref world")
     # what the page shows comes from the page's module and stylesheet, served by the package
     assert js(browser, "return getComputedStyle(document.querySelector('.top')).display") == "flex"
+
+
+def test_keyboard_and_labels(world: RestServer, browser: Any) -> None:
+    """Every control has an accessible name, and a row opens with the keyboard."""
+    rest(world).ok(MULTI, {"Accounts": ["aae-keys"]})
+    open_page(browser, world)
+    open_user(browser, "aae-keys")  # the form's inputs exist
+    unnamed = js(browser, """
+        return [...document.querySelectorAll('input, select, button, a')].filter(e => {
+            const label = (e.labels && [...e.labels].map(l => l.textContent.trim()).join('')) ||
+                          e.getAttribute('aria-label') || e.textContent.trim();
+            return !label;
+        }).map(e => e.outerHTML.slice(0, 80));""")
+    assert unnamed == []
+    from selenium.webdriver.common.keys import Keys
+
+    js(browser, "document.querySelector('tr[data-user=\"ann\"]').focus()")
+    browser.switch_to.active_element.send_keys(Keys.ENTER)
+    wait_until("ann's profile opens from the keyboard",
+               lambda: js(browser, "return document.getElementById('detail-id').textContent") == "ann")
+    assert js(browser, "return document.querySelector('tr[aria-current=true]').dataset.user") == "ann"
 
 
 def test_search_and_keyset_paging(world: RestServer, browser: Any) -> None:

@@ -79,7 +79,8 @@ function devices(list) {
 // ---- the users list --------------------------------------------------------------------------
 
 function userRow(u) {
-  const tr = el("tr", { "data-user": u.UserID, tabindex: "0", "aria-selected": String(u.UserID === state.selected) });
+  const tr = el("tr", { "data-user": u.UserID, tabindex: "0", title: `Open ${u.UserID}'s profile` });
+  if (u.UserID === state.selected) tr.setAttribute("aria-current", "true");
   const initials = (u.Nick || u.UserID).slice(0, 2);
   const names = el("span", { class: "names" }, el("div", { class: "uid", text: u.UserID }),
     el("div", { class: "nick", "data-field": "nick", text: u.Nick || "" }));
@@ -185,6 +186,8 @@ function renderProfile(doc) {
   }
   if (!custom.children.length) custom.append(el("span", { class: "empty", text: "none" }));
   $("status-custom").value = doc.CustomStatus || "";
+  const type = Object.keys(STATUS_NAMES).find((k) => STATUS_NAMES[k] === doc.Status);
+  if (type) $("status-type").value = type;
 }
 
 function renderDetailStatus(status, custom, devs) {
@@ -194,7 +197,10 @@ function renderDetailStatus(status, custom, devs) {
 
 async function openUser(id) {
   state.selected = id;
-  for (const [uid, tr] of state.rows) tr.setAttribute("aria-selected", String(uid === id));
+  for (const [uid, tr] of state.rows) {
+    if (uid === id) tr.setAttribute("aria-current", "true");
+    else tr.removeAttribute("aria-current");
+  }
   const known = [...$("custom-fields").querySelectorAll("[data-tag]")].map((i) => i.dataset.tag);
   const q = new URLSearchParams({ id });
   if (known.length && state.profile && state.profile.UserID === id) q.set("custom", known.join(","));
@@ -447,6 +453,7 @@ async function start() {
   $("export-status").addEventListener("change", (e) => {
     $("export").href = API + "export" + (e.target.checked ? "?status=1" : "");
   });
+  $("import").addEventListener("click", () => $("import-file").click());
   $("import-file").addEventListener("change", importFile);
   $("reset").addEventListener("click", resetWorld);
   $("profile-form").addEventListener("submit", saveProfile);
