@@ -1,7 +1,7 @@
 """Hosts of one world as Linux network namespaces (the multi-host tests and the benchmark).
 
 ``Net()`` makes a bridge on this machine with the address ``net.server`` (10.213.X.1/24, X
-from this process's ID so that two runs do not meet) and, for each ``net.add_host()``, a
+one that no other run uses) and, for each ``net.add_host()``, a
 namespace with a veth pair: its end ``eth0`` in the namespace (10.213.X.10+i), the other on the
 bridge.  A private PostgreSQL cluster listening on ``net.server`` is the world's database
 (:meth:`Net.start_cluster`); processes run in a host with :meth:`Host.popen`.  ``host.cut()``
@@ -107,7 +107,12 @@ class Net:
     def __init__(self) -> None:
         _remove_stale()
         pid = os.getpid()
-        self.prefix = f"10.213.{pid % 250 + 1}"
+        used = ip("-br", "addr", check=False).stdout
+        for k in range(250):  # a /24 no other run (another test process, the benchmark) has
+            x = (pid + k) % 250 + 1
+            if f" 10.213.{x}." not in used:
+                break
+        self.prefix = f"10.213.{x}"
         self.server = f"{self.prefix}.1"
         self.bridge = f"trb{pid}"
         self.hosts: List[Host] = []
