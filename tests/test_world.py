@@ -317,3 +317,10 @@ def test_world_commands_on_each_engine(world, children):
         assert read_line(child, timeout=30) == "kicked UNLOGINED"
         assert tim.admin.world_import(snap).result(T) == len(snap["Accounts"])
         assert tim.admin.world_export(include_status=True).result(T) == snap
+
+
+def test_the_file_module_reads_the_librarys_format(tim):
+    """tim_py.snapshot checks the head the library writes: the same Format and Version."""
+    doc = tim.admin.world_export().result(T)
+    assert (doc["Format"], doc["Version"]) == (snapshot.FORMAT, snapshot.VERSION)
+    assert snapshot.loads(snapshot.dumps(doc)) == doc
