@@ -261,6 +261,8 @@ def test_a_users_whole_profile(srv: RestServer) -> None:
     assert status == 200 and d["ErrorCode"] == 0, d
     assert d["Profile"]["Tag_Profile_IM_Level"] == 5 and d["Profile"]["Tag_Profile_Custom_Pet"] == "cat"
     assert len([t for t in d["Profile"] if t.startswith("Tag_Profile_IM_")]) == 12
+    status, d = doc(srv.port, "/ref/dashboard/user?id=u3&custom=Tag_Profile_Custom_Pet,Other")
+    assert d["Profile"]["Tag_Profile_Custom_Pet"] == "cat" and "Tag_Profile_Custom_Other" not in d["Profile"]
     status, d = doc(srv.port, "/ref/dashboard/user?id=nobody")
     assert status == 200 and d["ErrorCode"] == 40003, d
 
@@ -307,6 +309,8 @@ def test_export_downloads_the_snapshot(srv: RestServer) -> None:
     ("GET", "/ref/dashboard/users?match=%FF", {}, 400, 60002),
     ("GET", "/ref/dashboard/user", {}, 400, 60002),
     ("GET", "/ref/dashboard/user?id=a%00b", {}, 400, 60002),
+    ("GET", "/ref/dashboard/user?id=u1&custom=not-a-key", {}, 400, 60002),
+    ("GET", "/ref/dashboard/user?id=u1&custom=" + ",".join(f"k{i}" for i in range(65)), {}, 400, 60002),
     ("GET", "/ref/dashboard/export?status=2", {}, 400, 60002),
     ("GET", "/?token=x", {}, 403, 60010),
 ])

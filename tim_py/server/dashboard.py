@@ -67,8 +67,10 @@ BATCH = 500
 PAGE_MAX = 100
 #: Events the first opening of a profile reads to learn the world's custom keys.
 KEY_SCAN = 1000
-#: Custom keys remembered (each one more tag asked of portrait_get).
+#: Custom keys remembered from the change feed (each one more tag asked of portrait_get).
 MAX_KEYS = 256
+#: Custom keys one profile request may add (the page's own, for fields it has just saved).
+MAX_ASKED = 64
 #: The cookie that carries the token.
 COOKIE = "tim_dashboard"
 #: The header every POST must carry (a cross-site form cannot send it).
@@ -416,10 +418,12 @@ class Dashboard:
         if not user_id:
             raise _Bad(400, HTTP_ERROR, "the query parameter id (a UserID) is missing or empty")
         await self._learn_keys()
-        extra = [k for k in query.get("custom", "").split(",") if k]
-        for k in extra:
-            self._remember(k)
-        tags = list(STANDARD_TAGS) + sorted(self._keys)
+        extra = {self._tag(k) for k in query.get("custom", "").split(",") if k}
+        if None in extra or len(extra) > MAX_ASKED:
+            raise _Bad(400, HTTP_ERROR, f"custom must be at most {MAX_ASKED} custom keys, comma-separated, "
+                                        "each 1 to 8 letters, digits or underscores (after an optional "
+                                        f"{CUSTOM_PREFIX})")
+        tags = list(STANDARD_TAGS) + sorted(self._keys | {t for t in extra if t is not None})
         answers: List[Any] = await asyncio.gather(
             self._admin("v4/profile/portrait_get", {"To_Account": [user_id], "TagList": tags}),
             self._admin("v4/openim/query_online_status",
@@ -439,11 +443,17 @@ class Dashboard:
                 "Status": q.get("Status"), "CustomStatus": q.get("CustomStatus", ""),
                 "Devices": [d.get("Platform") for d in q.get("Detail", [])], "CustomKeys": sorted(self._keys)}
 
-    def _remember(self, key: str) -> None:
-        """Remember a custom key (with or without its prefix) for the profile view."""
+    @staticmethod
+    def _tag(key: str) -> Optional[str]:
+        """The tag of a custom key given with or without its prefix; None for a malformed key."""
         short = key[len(CUSTOM_PREFIX):] if key.startswith(CUSTOM_PREFIX) else key
-        if _CUSTOM_KEY_RE.fullmatch(short) and len(self._keys) < MAX_KEYS:
-            self._keys.add(CUSTOM_PREFIX + short)
+        return CUSTOM_PREFIX + short if _CUSTOM_KEY_RE.fullmatch(short) else None
+
+    def _remember(self, key: str) -> None:
+        """Remember a custom key seen in the change feed (a real profile's) for the profile view."""
+        tag = self._tag(key)
+        if tag is not None and len(self._keys) < MAX_KEYS:
+            self._keys.add(tag)
 
     def _learn_from(self, event: Mapping[str, Any]) -> None:
         data = event.get("Data")
