@@ -665,7 +665,9 @@ static json_t* world_account(const tr_profile* p, const tr_status* s, bool with_
     if (!bad) bad = json_object_set_new(o, "LastUpdated", json_integer(p->last_updated)) != 0;
     if (!bad && s->custom[0]) bad = json_object_set_new(o, "CustomStatus", json_string(s->custom)) != 0;
     if (!bad && with_status) {
-        json_t* st = json_pack("{ss}", "Type", k_status_names[s->type]);
+        /* status_load gives 1..3 (store.h); anything else reads as never logged in */
+        bool known = s->type >= kTIMUserStatusType_Online && s->type <= kTIMUserStatusType_UnLogined;
+        json_t* st = json_pack("{ss}", "Type", k_status_names[known ? s->type : kTIMUserStatusType_UnLogined]);
         json_t* dev = s->n_devices ? json_array() : NULL;
         for (size_t i = 0; dev && i < s->n_devices; i++)
             if (json_array_append_new(dev, json_string(s->devices[i])) != 0) dev = (json_decref(dev), NULL);
