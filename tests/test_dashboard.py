@@ -369,6 +369,21 @@ def test_export_reset_and_import_from_the_page(tmp_path: Path, browser: Any) -> 
         assert listed(browser) == [f"w{i}" for i in range(5)]
 
 
+def test_the_page_reconnects_to_a_restarted_server(tmp_path: Path, browser: Any) -> None:
+    data = tmp_path / "world"
+    with RestServer(data) as first:
+        rest(first).ok(MULTI, {"Accounts": ["rc"]})
+        port = first.port
+        open_page(browser, first)
+    wait_until("the page sees the server gone",
+               lambda: js(browser, "return document.getElementById('live').classList.contains('off')"))
+    with RestServer(data, "--port", str(port)) as second:  # the same address, the same world
+        wait_until("the page reconnected", lambda: js(browser, "return document.getElementById('live')"
+                                                               ".classList.contains('on')"), timeout=15)
+        rest(second).ok(SET_STATUS, {"UserID": "rc", "StatusType": 1, "CustomStatus": "back"})
+        wait_until("a change after the restart", lambda: (row(browser, "rc") or {}).get("custom") == "back")
+
+
 def _png_size(data: bytes) -> tuple:
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     return struct.unpack(">II", data[16:24])

@@ -338,7 +338,12 @@ function connect() {
     const again = state.connected;
     state.connected = true;
     setLive(true, "live");
-    if (again) { loadUsers(); loadTail(); } // events may have been missed while away
+    if (again) { // changes may have been missed while away, and a restarted server numbers anew
+      $("events").replaceChildren();
+      state.seen.clear();
+      loadUsers();
+      loadTail();
+    }
   });
   source.addEventListener("change", (m) => {
     let ev;
