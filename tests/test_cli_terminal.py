@@ -315,7 +315,7 @@ def test_bash_completion_loads_and_completes(tmp_path):
         "complete -F _tim_py tim-py",
         "[tim-py ] user profile status " + " ".join(n for n, _ in command_tree(build_parser())[()].subcommands[3:]),
         "[tim-py us] user",
-        "[tim-py user ] create import delete",
+        "[tim-py user ] create import list delete",
         "[tim-py user import --fo] --format",
         "[tim-py user import --format ] jsonl csv",
         f"[tim-py --data-dir {d}/ user i] import",
@@ -362,7 +362,7 @@ def test_zsh_completion_loads_and_completes(tmp_path):
     subs = " ".join(n for n, _ in command_tree(build_parser())[()].subcommands)
     assert r.stdout.splitlines() == [
         f"[tim-py ] {subs}",
-        "[tim-py user ] create import delete",
+        "[tim-py user ] create import list delete",
         "[tim-py user import --format ] jsonl csv",
         "[tim-py --json status set bob ] online offline unlogined",
         "[tim-py user import x] FILES ",
@@ -392,7 +392,7 @@ end
     subs = " ".join(sorted(n for n, _ in command_tree(build_parser())[()].subcommands))
     assert r.stdout.splitlines() == [
         f"[tim-py ] {subs}",
-        "[tim-py user ] create delete import",
+        "[tim-py user ] create delete import list",
         "[tim-py user import --format ] csv jsonl",
         "[tim-py status set bob ] offline online unlogined",
         "[tim-py status set ]",  # an ID: nothing, not even files

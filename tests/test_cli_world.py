@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -153,72 +154,163 @@ def test_reading_commands_refuse_a_world_that_is_not_there(tmp_path):
     assert not (tmp_path / "nowhere").exists() and not (tmp_path / "x.json").exists()
 
 
-def _big_world(world, tmp_path, n: int) -> None:
-    rows = "".join(json.dumps({"user_id": f"u{i:06d}", "nick": f"User {i}", "custom": {"Hobby": "x" * 40}}) + "\n"
-                   for i in range(n))
-    f = tmp_path / "rows.jsonl"
-    f.write_text(rows)
-    r = cli(world, "user", "import", str(f))
+BIG = 20000  # accounts of the worlds that kills and Ctrl-C hit in the middle of their work
+
+
+def many(seed_world, tmp_path, n: int):
+    """A snapshot document of ``n`` accounts, each like alice of ``populate`` (a nick of its own,
+    her profile and custom fields, her custom status), made from a real export."""
+    populate(seed_world)
+    doc = json.loads(export_bytes(seed_world, tmp_path / "seed.json"))
+    [alice] = [e for e in doc["Accounts"] if e["UserID"] == "alice"]
+    accounts = []
+    for i in range(n):
+        e = copy.deepcopy(alice)
+        e["UserID"] = f"user{i:06d}"
+        e["Profile"]["Tag_Profile_IM_Nick"] = f"User {i}"
+        accounts.append(e)
+    doc["Accounts"] = accounts
+    return doc
+
+
+@pytest.fixture(scope="module")
+def big_template(tmp_path_factory):
+    """A world of BIG accounts, made once (by world import); tests copy it."""
+    base = tmp_path_factory.mktemp("big")
+    f = base / "big.json"
+    f.write_text(json.dumps(many(base / "seed", base, BIG)))
+    r = cli(base / "world", "world", "import", str(f))
     assert r.returncode == 0, r.stderr
+    return base / "world"
 
 
-def test_kill_during_export_leaves_the_old_file(world, tmp_path):
-    """SIGKILL at several moments of an export over an existing snapshot: the file is always either
-    the old snapshot, whole, or the new one, whole."""
-    _big_world(world, tmp_path, 20000)
+@pytest.fixture
+def big_world(big_template, tmp_path):
+    w = tmp_path / "world"
+    shutil.copytree(big_template, w)
+    return w
+
+
+def _start(world, *args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "tim_py", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=str(ROOT), env=env_for(world),
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+
+
+def _when(p: subprocess.Popen, cond, what: str) -> bool:
+    """Wait until ``cond()`` (True), or until ``p`` ended first (False)."""
+    deadline = time.monotonic() + T
+    while not cond():
+        if p.poll() is not None:
+            return False
+        assert time.monotonic() < deadline, f"never saw {what}"
+        time.sleep(0.002)
+    return True
+
+
+def _temp_files(target):
+    """The temporary files tim_py.snapshot.write makes beside ``target`` (``.NAME.XXXX.tmp``)."""
+    return list(target.parent.glob(f".{target.name}.*.tmp"))
+
+
+def test_kill_during_export_leaves_the_old_file(big_world, tmp_path):
+    """SIGKILL while the new snapshot is being written beside the old one, and at other moments: the
+    file is always either the old snapshot, whole, or the new one, whole."""
     target = tmp_path / "out" / "world.json"
     target.parent.mkdir()
-    target.write_bytes(b'{"old": "snapshot"}\n')
-    old = target.read_bytes()
-    new = None
-    outcomes = set()
-    for delay in (0.15, 0.3, 0.45, 0.6, 0.75, 0.9, 1.2):
-        p = subprocess.Popen([sys.executable, "-m", "tim_py", "world", "export", str(target)],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=str(ROOT), env=env_for(world))
-        time.sleep(delay)
-        p.kill()
-        p.wait(T)
-        got = target.read_bytes()
-        if got == old:
-            outcomes.add("old")
-            continue
-        doc = json.loads(got)  # whole: it parses, every account is there
-        assert len(doc["Accounts"]) == 20000
-        new = new or got
-        assert got == new
-        outcomes.add("new")
+    old = b'{"old": "snapshot"}\n'
+    hits = 0
+    for n, delay in enumerate((None, None, None, 0.3, 0.6, 1.0)):
         target.write_bytes(old)
-    assert "old" in outcomes  # at least one kill landed before the rename
-    # what the killed runs left beside it is never taken for the snapshot: the directory holds the file
-    # and, at most, the temporary files of killed runs
-    assert target.read_bytes() == old
+        for t in _temp_files(target):
+            t.unlink()
+        p = _start(big_world, "world", "export", str(target))
+        if delay is None:  # the moment that matters: the new file is being written
+            writing = _when(p, lambda: _temp_files(target), "the temporary file")
+        else:
+            time.sleep(delay)
+            writing = None
+        p.kill()
+        p.communicate(timeout=T)
+        got = target.read_bytes()
+        if writing:
+            assert got == old, n  # killed before the rename: the old file, untouched
+            hits += 1
+        elif got != old:
+            assert len(json.loads(got)["Accounts"]) == BIG  # the new one, whole
+    assert hits >= 1, "no kill landed while the snapshot was being written"
+    for t in _temp_files(target):  # what the kills left (snapshot.write's docstring: safe to delete)
+        t.unlink()
+    assert cli(big_world, "world", "export", str(target)).returncode == 0
+    assert _temp_files(target) == []  # a run that ends normally leaves none behind
 
 
-def test_ctrl_c_during_export(world, tmp_path):
-    """Ctrl-C at several moments of an export: exit 130 and a message that says so, no traceback;
-    the file is the old one or the complete new one."""
-    _big_world(world, tmp_path, 20000)
+def test_ctrl_c_during_export(big_world, tmp_path):
+    """Ctrl-C while the snapshot is written: exit 130, the message says the file was not partly
+    written, and it was not; the temporary file is removed."""
     target = tmp_path / "w.json"
-    for delay in (0.2, 0.5, 0.8):
-        target.write_text("{}\n")
-        p = subprocess.Popen([sys.executable, "-m", "tim_py", "world", "export", str(target)],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=str(ROOT),
-                             env=env_for(world), preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-        time.sleep(delay)
+    target.write_text("{}\n")
+    intact = 0
+    for _ in range(3):
+        p = _start(big_world, "world", "export", str(target))
+        if not _when(p, lambda: _temp_files(target), "the temporary file"):
+            continue  # it finished before we saw it
         p.send_signal(signal.SIGINT)
         out, err = p.communicate(timeout=T)
         assert "Traceback" not in err
-        text = target.read_text()
-        if p.returncode == 0:  # it had finished
-            assert len(json.loads(text)["Accounts"]) == 20000
+        if p.returncode == 0:  # the write had just finished
+            assert len(json.loads(target.read_bytes())["Accounts"]) == BIG
+            target.write_text("{}\n")
             continue
         assert p.returncode == 130, err
-        if text == "{}\n":
-            assert "was not partly written" in err, err
+        text = target.read_text()
+        if "was not partly written" in err:
+            assert text == "{}\n" or len(json.loads(text)["Accounts"]) == BIG
+            intact += text == "{}\n"
         else:
-            assert len(json.loads(text)["Accounts"]) == 20000
-            assert "was not partly written" in err or "had been written, complete" in err, err
-    assert list(tmp_path.glob(".w.json.*.tmp")) == []  # Ctrl-C (unlike a kill) leaves no temporary file
+            assert "had been written, complete" in err and len(json.loads(text)["Accounts"]) == BIG
+        assert _temp_files(target) == []  # Ctrl-C (unlike a kill) leaves no temporary file
+        target.write_text("{}\n")
+    assert intact >= 1, "no Ctrl-C landed while the snapshot was being written"
+
+
+def test_ctrl_c_during_import_leaves_one_world_or_the_other(big_world, tmp_path):
+    """Ctrl-C while the snapshot file is read: nothing changes (or, when the import had already
+    been sent, the command waits for its one transaction and says it was committed). Never a mix."""
+    world = big_world
+    old = export_bytes(world, tmp_path / "old.json")
+    doc = json.loads(old)
+    for e in doc["Accounts"]:
+        e["Profile"]["Tag_Profile_IM_Nick"] = "renamed"
+    snap = tmp_path / "snap.json"
+    snap.write_text(json.dumps(doc))
+    assert cli(tmp_path / "w2", "world", "import", str(snap)).returncode == 0
+    new = export_bytes(tmp_path / "w2", tmp_path / "new.json")
+    assert new != old
+    for _ in range(3):
+        p = _start(world, "world", "import", str(snap))
+
+        def reading() -> bool:
+            try:
+                return any(os.readlink(f"/proc/{p.pid}/fd/{fd}") == str(snap)
+                           for fd in os.listdir(f"/proc/{p.pid}/fd"))
+            except OSError:
+                return False
+        _when(p, reading, "the snapshot file open")
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=T)
+        assert "Traceback" not in err
+        now = export_bytes(world, tmp_path / "now.json")
+        if p.returncode == 0:
+            assert now == new
+        else:
+            assert p.returncode == 130, err
+            if "nothing changed" in err:
+                assert now == old, err
+            else:
+                assert "interrupted too late" in err and now == new, err
+        if now == new:  # back to the old world for the next round
+            assert cli(world, "world", "import", str(tmp_path / "old.json")).returncode == 0
 
 
 def test_progress_on_a_terminal(world, tmp_path):
@@ -243,17 +335,7 @@ def test_progress_on_a_terminal(world, tmp_path):
 def test_100k_accounts_export_and_import_in_seconds(world, tmp_path):
     """10^5 accounts with a nick and two custom fields each: world import, then world export, timed
     (the figures are printed; docs/cli.md quotes them)."""
-    populate(world)
-    seed = tmp_path / "seed.json"
-    doc = json.loads(export_bytes(world, seed))
-    [alice] = [e for e in doc["Accounts"] if e["UserID"] == "alice"]
-    accounts = []
-    for i in range(100000):
-        e = copy.deepcopy(alice)
-        e["UserID"] = f"user{i:06d}"
-        e["Profile"]["Tag_Profile_IM_Nick"] = f"User {i}"
-        accounts.append(e)
-    doc["Accounts"] = accounts
+    doc = many(tmp_path / "seed", tmp_path, 100000)
     big = tmp_path / "big.json"
     big.write_text(json.dumps(doc))
     t0 = time.monotonic()

@@ -62,17 +62,17 @@ class Terminated(BaseException):
 def main(argv: Optional[List[str]] = None) -> int:
     """Run the command line; returns the exit code (argparse exits itself: 0 for --help and
     --version, 2 for a usage error it finds)."""
-    from .parser import build_parser
-    from .render import err
+    try:  # Ctrl-C while the modules load or in --version (which loads the library): no traceback
+        from .parser import build_parser
+        from .render import err
 
-    encoding = (getattr(sys.stdout, "encoding", None) or "utf-8").lower().replace("-", "")
-    if encoding != "utf8" and hasattr(sys.stdout, "reconfigure"):
-        sys.stdout.reconfigure(errors="backslashreplace")  # a nick the terminal cannot show: B\xf3b
-    parser = build_parser()
-    try:
+        encoding = (getattr(sys.stdout, "encoding", None) or "utf-8").lower().replace("-", "")
+        if encoding != "utf8" and hasattr(sys.stdout, "reconfigure"):
+            sys.stdout.reconfigure(errors="backslashreplace")  # a nick the terminal cannot show: B\xf3b
+        parser = build_parser()
         args = parser.parse_args(argv)
-    except KeyboardInterrupt:  # in --version, which loads the library
-        err("interrupted")
+    except KeyboardInterrupt:
+        sys.stderr.write("tim-py: interrupted\n")
         return EXIT_INTERRUPTED
     func: Optional[Callable[[argparse.Namespace], int]] = getattr(args, "func", None)
     if func is None:
