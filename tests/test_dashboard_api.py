@@ -442,6 +442,30 @@ async def test_a_slow_client_is_cut_off_and_holds_no_one(monkeypatch: pytest.Mon
         await tim.close()
 
 
+async def test_a_gap_in_the_feed_tells_the_pages_to_reload() -> None:
+    """An import of 12,000 accounts writes more events at once than the store keeps (10,000):
+    the reader finds the ones after its last pruned, and tells every page to reload."""
+    tim, runner, board, port = await _serve_here()
+    try:
+        feed = await asyncio.to_thread(Feed, port)
+        assert (await asyncio.to_thread(feed.frame))["event"] == "hello"
+        snap = {"Format": "timref-world", "Version": 1, "SDKAppID": APP_ID,
+                "Accounts": [{"UserID": f"g{i:05d}", "Profile": {}, "LastUpdated": 0} for i in range(12000)]}
+        await tim.admin.world_import(snap)
+
+        def first_gap() -> Dict[str, Any]:
+            while True:
+                f = feed.frame()
+                if f.get("event") == "gap":
+                    return f
+        assert (await asyncio.to_thread(first_gap))["data"] == "{}"
+        feed.close()
+    finally:
+        await board.close()
+        await runner.cleanup()
+        await tim.close()
+
+
 def test_the_client_queue_policy() -> None:
     """A client more than QUEUE_SIZE frames behind gets the end of its stream and nothing more."""
     async def run() -> List[Optional[bytes]]:

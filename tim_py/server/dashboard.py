@@ -570,6 +570,14 @@ class Dashboard:
                 await asyncio.sleep(1.0)
                 continue
             events = answer.get("Events", [])
+            last = answer.get("Last")
+            if answer.get("Gap") or (isinstance(last, int) and self._last is not None and last < self._last):
+                # events were pruned before they were read, or the feed restarted (a new world):
+                # the pages reload what they show
+                for c in list(self._clients):
+                    c.offer(b"event: gap\ndata: {}\n\n")
+                if isinstance(last, int) and not events:
+                    self._last = last
             for ev in events:
                 self._learn_from(ev)
                 seq = int(ev.get("Seq", 0))
@@ -577,9 +585,6 @@ class Dashboard:
                 for c in list(self._clients):
                     c.offer(frame)
                 self._last = max(self._last or 0, seq)
-            last = answer.get("Last")
-            if isinstance(last, int) and self._last is not None and last < self._last:
-                self._last = last  # the feed restarted (a new world): follow it
             if len(events) >= BATCH:
                 continue
             self._wake.clear()

@@ -334,17 +334,19 @@ function setLive(on, text) {
 
 function connect() {
   const source = new EventSource(API + "events");
+  const reload = () => { // changes were missed, or the events are numbered anew
+    $("events").replaceChildren();
+    state.seen.clear();
+    loadUsers();
+    loadTail();
+  };
   source.addEventListener("hello", () => {
     const again = state.connected;
     state.connected = true;
     setLive(true, "live");
-    if (again) { // changes may have been missed while away, and a restarted server numbers anew
-      $("events").replaceChildren();
-      state.seen.clear();
-      loadUsers();
-      loadTail();
-    }
+    if (again) reload(); // changes may have been missed while away; a restarted server numbers anew
   });
+  source.addEventListener("gap", reload);
   source.addEventListener("change", (m) => {
     let ev;
     try { ev = JSON.parse(m.data); } catch { return; }
