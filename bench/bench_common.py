@@ -18,6 +18,7 @@ import importlib
 import os
 import platform
 import sys
+import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -50,6 +51,22 @@ def machine() -> dict:
         pass
     return {"nproc": os.cpu_count(), "cpu_model": model, "python": platform.python_version(),
             "kernel": platform.release(), "date": time.strftime("%Y-%m-%d %H:%M:%S %z")}
+
+
+def python_cpu_ns() -> int:
+    """CPU time, in ns, of this process's Python threads (the main thread, tim_py's dispatcher),
+    without the library's logic thread: the Python work per call, which a busy machine slows
+    down but does not add to, unlike wall-clock time (/proc/self/task/<tid>/schedstat)."""
+    total = 0
+    for t in {threading.main_thread(), *threading.enumerate()}:
+        if t.native_id is None:
+            continue
+        try:
+            with open(f"/proc/self/task/{t.native_id}/schedstat") as f:
+                total += int(f.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            pass
+    return total
 
 
 def ids_of(accounts: int) -> list:

@@ -30,7 +30,7 @@ import sys
 import threading
 import time
 
-from bench_common import ids_of, pipelined_async, pipelined_sync, requests
+from bench_common import ids_of, pipelined_async, pipelined_sync, python_cpu_ns, requests
 from tim_py import EVENT, TIM
 from tim_py.aio import AsyncTIM
 
@@ -71,10 +71,13 @@ def get_async(kind: str, n: int, window: int, accounts: int, where=None) -> None
         tim = await _async_setup(accounts, where)
         reqs = requests(kind, accounts)
         await pipelined_async(tim.get_user_profile, reqs, min(window, n), window)  # warm-up
+        cpu = python_cpu_ns()
         dt = await pipelined_async(tim.get_user_profile, reqs, n, window)
+        cpu = python_cpu_ns() - cpu
         await tim.close()
         per = 1 if kind == "get1" else 100
-        out(ops_per_s=n / dt, profiles_per_s=n * per / dt, n=n, window=window, seconds=dt)
+        out(ops_per_s=n / dt, profiles_per_s=n * per / dt, n=n, window=window, seconds=dt,
+            py_cpu_us_per_call=cpu / n / 1e3)
 
     asyncio.run(main())
 
@@ -149,10 +152,13 @@ def get_sync(kind: str, n: int, window: int, accounts: int) -> None:
     tim = _sync_setup(accounts)
     reqs = requests(kind, accounts)
     pipelined_sync(tim.get_user_profile, reqs, min(window, n), window)  # warm-up
+    cpu = python_cpu_ns()
     dt = pipelined_sync(tim.get_user_profile, reqs, n, window)
+    cpu = python_cpu_ns() - cpu
     tim.close()
     per = 1 if kind == "get1" else 100
-    out(ops_per_s=n / dt, profiles_per_s=n * per / dt, n=n, window=window, seconds=dt)
+    out(ops_per_s=n / dt, profiles_per_s=n * per / dt, n=n, window=window, seconds=dt,
+        py_cpu_us_per_call=cpu / n / 1e3)
 
 
 def serial_sync(n: int, accounts: int) -> None:
