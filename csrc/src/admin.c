@@ -714,6 +714,47 @@ static void world_export(const json_t* body, tr_result* r, json_t** extra) {
     if (!*extra) tr_store_fail(r, TR_ENOMEM);
 }
 
+/*
+ * {"UserIDs": [ids], 1..100}: each account as a snapshot writes it, with its status
+ * ({"UserID", "Profile", "LastUpdated", "CustomStatus"?, "Status": {"Type", "Devices"?}}), in
+ * the order asked, in "Users"; the ids that are no account in "ErrorList" ({"UserID",
+ * "ErrorCode": 70107}).  What the vendor's queries cannot say: every custom field without
+ * naming it, and UnLogined apart from Offline (the dashboard of tim-py serve reads users so).
+ */
+static void user_get(const json_t* body, tr_result* r, json_t** extra) {
+    const json_t* ids = get_array(body, "UserIDs", "", REST_ERR_PARAM, r);
+    if (!ids || check_ids(ids, "UserIDs", REST_ERR_PARAM, r) != ERR_SUCC ||
+        check_count(ids, "UserIDs", TR_MAX_REST_ACCOUNTS, REST_ERR_PARAM, r) != ERR_SUCC)
+        return;
+    json_t* users = json_array();
+    json_t* errs = json_array();
+    int rc = users && errs ? TR_OK : TR_ENOMEM;
+    for (size_t i = 0; rc == TR_OK && i < json_array_size(ids); i++) {
+        const char* id = json_string_value(json_array_get(ids, i));
+        tr_profile p;
+        tr_status s;
+        rc = tr_store_profile_load(tr_g.store, id, &p);
+        if (rc == TR_NOTFOUND) {
+            rc = json_array_append_new(errs, json_pack("{sssi}", "UserID", id, "ErrorCode", REST_ERR_NO_ACCOUNT)) == 0
+                     ? TR_OK
+                     : TR_ENOMEM;
+            continue;
+        }
+        if (rc != TR_OK) break;
+        rc = tr_store_status_load(tr_g.store, id, &s);
+        if (rc == TR_OK) {
+            if (json_array_append_new(users, world_account(&p, &s, true)) != 0) rc = TR_ENOMEM;
+            tr_status_clear(&s);
+        }
+        tr_profile_clear(&p);
+    }
+    json_t* o = rc == TR_OK ? json_pack("{sOsO}", "Users", users, "ErrorList", errs) : NULL;
+    json_decref(users);
+    json_decref(errs);
+    if (!o) return (void)tr_store_fail(r, rc == TR_OK ? TR_ENOMEM : rc);
+    *extra = o;
+}
+
 /* An account as an import writes it: its profile, stored status and simulated devices. */
 typedef struct world_entry {
     tr_profile p;
@@ -1028,6 +1069,7 @@ static const struct {
     {"ref/world_export", world_export, false},
     {"ref/world_import", world_import, false},
     {"ref/world_reset", world_reset, false},
+    {"ref/user_get", user_get, false},
 };
 
 /*

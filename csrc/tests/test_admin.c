@@ -374,6 +374,49 @@ static void test_login_of_imported(void) {
     TU_LOGOUT_OK();
 }
 
+/* ref/user_get: whole profiles (custom fields unnamed) and the exact status, in the order asked. */
+static void test_user_get(void) {
+    ADMIN_OK(IMPORT, "{\"UserID\":\"ug1\",\"Nick\":\"One\"}");
+    ADMIN_OK(IMPORT, "{\"UserID\":\"ug2\"}");
+    ADMIN_OK(PSET, "{\"From_Account\":\"ug1\",\"ProfileItem\":[{\"Tag\":\"Tag_Profile_IM_Level\",\"Value\":3},"
+                   "{\"Tag\":\"Tag_Profile_Custom_Pet\",\"Value\":\"cat\"}]}");
+    ADMIN_OK(SETST, "{\"UserID\":\"ug1\",\"StatusType\":3,\"CustomStatus\":\"away\"}");
+    ADMIN_OK(SETST, "{\"UserID\":\"ug2\",\"StatusType\":1}");
+    json_t* a = admin_at(__LINE__, "ref/user_get", "{\"UserIDs\":[\"ug2\",\"nobody\",\"ug1\"]}", 1);
+    json_t* users = json_object_get(a, "Users");
+    CHECK(json_array_size(users) == 2);
+    json_t* u2 = json_array_get(users, 0);
+    json_t* u1 = json_array_get(users, 1);
+    CHECK_STR(tu_jstr(u2, "UserID"), "ug2");
+    CHECK_STR(tu_jstr(json_object_get(u2, "Status"), "Type"), "Online");
+    CHECK_STR(json_string_value(json_array_get(json_object_get(json_object_get(u2, "Status"), "Devices"), 0)),
+              "Linux");
+    CHECK_STR(tu_jstr(u1, "UserID"), "ug1");
+    CHECK_STR(tu_jstr(json_object_get(u1, "Status"), "Type"), "UnLogined");
+    CHECK(json_object_get(json_object_get(u1, "Status"), "Devices") == NULL);
+    CHECK_STR(tu_jstr(u1, "CustomStatus"), "away");
+    json_t* prof = json_object_get(u1, "Profile");
+    CHECK_STR(tu_jstr(prof, "Tag_Profile_IM_Nick"), "One");
+    CHECK(tu_jint(prof, "Tag_Profile_IM_Level") == 3);
+    CHECK_STR(tu_jstr(prof, "Tag_Profile_Custom_Pet"), "cat");
+    json_t* errs = json_object_get(a, "ErrorList");
+    CHECK(json_array_size(errs) == 1);
+    CHECK_STR(tu_jstr(json_array_get(errs, 0), "UserID"), "nobody");
+    CHECK(tu_jint(json_array_get(errs, 0), "ErrorCode") == 70107);
+    json_decref(a);
+
+    ADMIN_FAIL("ref/user_get", "{}");
+    ADMIN_FAIL("ref/user_get", "{\"UserIDs\":[]}");
+    ADMIN_FAIL("ref/user_get", "{\"UserIDs\":\"ug1\"}");
+    ADMIN_FAIL("ref/user_get", "{\"UserIDs\":[\"ug1\",5]}");
+    ADMIN_FAIL("ref/user_get", "{\"UserIDs\":[\"\"]}");
+    json_t* many = json_array();
+    for (int i = 0; i < 101; i++) json_array_append_new(many, json_string("ug1"));
+    char* body = tu_dump(json_pack("{so}", "UserIDs", many));
+    ADMIN_FAIL("ref/user_get", body);
+    free(body);
+}
+
 int main(void) {
     TU_ADMIN_EXPECT(IMPORT, "{\"UserID\":\"early\"}", 6013);
     CHECK_INT(TIMInit(APPID, NULL), TIM_SUCC);
@@ -387,6 +430,7 @@ int main(void) {
     test_status_admin();
     test_delete();
     test_login_of_imported();
+    test_user_get();
     CHECK_INT(TIMUninit(), TIM_SUCC);
     return th_finish();
 }
