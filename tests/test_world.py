@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import stat
+import time
 
 import orjson
 import pytest
@@ -324,3 +325,41 @@ def test_the_file_module_reads_the_librarys_format(tim):
     doc = tim.admin.world_export().result(T)
     assert (doc["Format"], doc["Version"]) == (snapshot.FORMAT, snapshot.VERSION)
     assert snapshot.loads(snapshot.dumps(doc)) == doc
+
+
+KILLED_IMPORTER = r"""
+import sys
+from tim_py import TIM
+n = int(sys.argv[2])
+doc = {"Format": "timref-world", "Version": 1, "Accounts": [
+    {"UserID": f"new{i:06d}", "Profile": {"Tag_Profile_IM_Nick": "N" * 100, "Tag_Profile_Custom_A": "a" * 100}}
+    for i in range(n)]}
+with TIM(1400000001, sys.argv[1]) as tim:
+    fut = tim.admin.world_import(doc)
+    print("importing", flush=True)
+    fut.result(600)
+    print("imported", flush=True)
+"""
+
+
+def test_a_killed_import_leaves_the_world_whole(tmp_path, children):
+    """A process killed while its import runs leaves the old world or the new one, never a mix."""
+    data = tmp_path / "store"
+    with TIM(APP_ID, data) as tim:
+        make_world(tim)
+        before = tim.admin.world_export().result(T)
+    n = 30000
+    importer = spawn(KILLED_IMPORTER, data, n)
+    children.append(importer)
+    assert read_line(importer, timeout=60) == "importing"
+    time.sleep(0.3)  # the library is inside the import's transaction (it takes seconds)
+    os.kill(importer.pid, signal.SIGKILL)
+    importer.wait(10)
+    with TIM(APP_ID, data) as tim:
+        after = tim.admin.world_export().result(60)
+        page = tim.admin.list_accounts(limit=1).result(T)
+    if after == before:
+        print("killed inside the transaction: the old world")
+    else:  # it had committed before the kill
+        assert page.total == n and [a["UserID"] for a in after["Accounts"]][:1] == ["new000000"]
+        print("killed after the commit: the new world")
