@@ -8,7 +8,7 @@
 #     which starts a cluster for the test unless TIMREF_TEST_PG_URL is set.
 # So `make test` runs them all, each run against a real server; nothing passes
 # for want of a cluster.
-#   make test-pg   only the PostgreSQL parts (native `ctest -R pg` and `pytest -m pg`)
+#   make test-pg   only the PostgreSQL parts (native `ctest -R _pg` and `pytest -m pg`)
 #                  under one cluster, started and stopped here
 #   make pg-deps   install the server (scripts/pg-cluster.sh install: no system cluster) and `ip`
 # TIMREF_TEST_PG_URL   postgresql://timref:PASSWORD@127.0.0.1:PORT/timref of the cluster
@@ -24,4 +24,4 @@ pg-deps: deps
 test-python: pg-deps
 
 test-pg: venv native pg-deps
-	scripts/pg-cluster.sh run -- sh -c 'ctest --test-dir build/native --output-on-failure -R pg && $(VPY) -m pytest -q -m pg tests'
+	scripts/pg-cluster.sh run -- sh -c 'ctest --test-dir build/native --output-on-failure -R _pg && $(VPY) -m pytest -q -m pg tests'

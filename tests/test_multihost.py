@@ -21,7 +21,7 @@ import time
 import pytest
 
 from .netns_helper import Agent, Net, unavailable
-from .pg_helper import CUT_OFFLINE_BOUND, KEEPALIVE_BOUND, fresh_app_id, pg_bin
+from .pg_helper import CUT_OFFLINE_BOUND, KEEPALIVE_BOUND, OUTAGE_CALL_BOUND, fresh_app_id, pg_bin
 
 _why = unavailable()
 pytestmark = [pytest.mark.pg] + ([pytest.mark.skip(reason=_why)] if _why else [])
@@ -144,8 +144,16 @@ def test_a_cut_host_turns_offline_and_comes_back(net, agents):
         print(f"cut host's user Offline for the others after {took:.2f} s")
         assert took < CUT_OFFLINE_BOUND
         assert a.ok("get_status", users=["bob"])["statuses"][0][1] == OFFLINE
-        # and it stays Offline while the host is cut
-        time.sleep(2)
+        # on the cut host, a call fails within the bound: the server does not answer at all
+        t0 = time.monotonic()
+        r = b.call("status", custom="while cut", timeout=OUTAGE_CALL_BOUND + 10)
+        took = time.monotonic() - t0
+        print(f"a call on the cut host: [{r.get('code')}] {r.get('desc')} after {took:.2f} s")
+        assert not r["ok"] and r["code"] == 6022, r
+        assert took < OUTAGE_CALL_BOUND
+        assert net.cluster.password not in r["desc"]
+        # and bob stays Offline while the host is cut
+        time.sleep(1)
         assert not [x for x in a.events[n:] if x["event"] == "status" and x["type"] == ONLINE]
         assert a.ok("get_status", users=["bob"])["statuses"][0][1] == OFFLINE
     finally:
@@ -156,3 +164,4 @@ def test_a_cut_host_turns_offline_and_comes_back(net, agents):
     b.ok("status", custom="after the cut", timeout=30)
     a.wait_event(lambda e: e["event"] == "status" and e["custom"] == "after the cut", timeout=10)
     assert a.ok("get_status", users=["bob"])["statuses"] == [["bob", ONLINE, "after the cut"]]
+    assert not [e for e in a.events if e["event"] == "status" and e["custom"] == "while cut"]
