@@ -162,6 +162,11 @@ def _world_options(parser: argparse.ArgumentParser, json_help: str = "print JSON
     g.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help=json_help)
 
 
+def _no_progress(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--no-progress", action="store_true",
+                        help="no progress bar (drawn only when stderr is an interactive terminal)")
+
+
 class _Formatter(argparse.RawDescriptionHelpFormatter):
     pass
 
@@ -224,7 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="default: from the extension (.csv, .jsonl), else from the first character")
     i.add_argument("--batch", type=_count_arg, default=500, metavar="N",
                    help="accounts per batch (default 500)")
-    i.add_argument("--no-progress", action="store_true", help="no progress bar (shown only on a terminal)")
+    _no_progress(i)
     _world_options(i)
     ls = add(usub, "list", "list the world's account IDs", cmd_user_list,
              description="List the world's account IDs in byte order (upper case before lower case), all of "
@@ -306,7 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("file", metavar="FILE", type=_text_arg, help="the snapshot file to write")
     e.add_argument("--include-status", action="store_true",
                    help="also write each user's live status (online, devices)")
-    e.add_argument("--no-progress", action="store_true", help="no progress bar (shown only on a terminal)")
+    _no_progress(e)
     _world_options(e)
     m = add(wsub, "import", "make the world a snapshot's, in one transaction", cmd_world_import,
             description="Replace the world with the snapshot in FILE, in one transaction: every entry is "
@@ -314,7 +319,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "Accounts not in the\nsnapshot are removed; their live sessions are kicked.",
             epilog="example: tim-py world import world.json")
     m.add_argument("file", metavar="FILE", type=_text_arg, help="the snapshot file to read")
-    m.add_argument("--no-progress", action="store_true", help="no progress bar (shown only on a terminal)")
+    _no_progress(m)
     _world_options(m)
     r = add(wsub, "reset", "remove every account of the world (asks first)", cmd_world_reset,
             description="Remove every account of the world, with its profile and status, in one transaction; "
