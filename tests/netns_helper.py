@@ -14,11 +14,13 @@ It needs root (``ip netns``); :func:`unavailable` says why it cannot run, or Non
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from typing import List, Optional
 
@@ -166,8 +168,6 @@ class Agent:
     SCRIPT = str(ROOT / "tests" / "netns_agent.py")
 
     def __init__(self, host: Optional[Host], app_id: int, where: str) -> None:
-        import threading
-
         args = [self.SCRIPT, str(app_id), where]
         if host is None:
             self.proc = subprocess.Popen([sys.executable, *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -184,8 +184,6 @@ class Agent:
         self._next("ready", 30)
 
     def _read(self) -> None:
-        import json
-
         for line in self.proc.stdout:
             obj = json.loads(line)
             with self.cond:
@@ -218,8 +216,6 @@ class Agent:
         return self._wait(find, timeout, f"answer to {op}")
 
     def send(self, op: str, **kw) -> None:
-        import json
-
         self.proc.stdin.write(json.dumps({"op": op, **kw}) + "\n")
         self.proc.stdin.flush()
 
