@@ -27,7 +27,7 @@
 enum {
     Q_BEGIN, Q_COMMIT, Q_ROLLBACK, Q_READ_BEGIN, Q_SAVEPOINT, Q_RELEASE, Q_ROLLBACK_TO,
     Q_ACC_INSERT, Q_ACC_EXISTS, Q_ACC_DELETE, Q_ACC_DEL_SESSIONS, Q_ACC_KICK, Q_ACC_KICKED,
-    Q_ACC_LIST, Q_ACC_COUNT,
+    Q_ACC_LIST, Q_ACC_COUNT, Q_ACC_COUNT_ALL,
     Q_PROF_LOAD, Q_PROF_SAVE,
     Q_STATUS_LOAD, Q_STATUS_SET, Q_STATUS_SET_TYPE, Q_DEVICES,
     Q_SESS_ADD, Q_SESS_REMOVE, Q_SESS_REMOVE_SIM, Q_SESS_COUNT, Q_SESS_SLOTS, Q_SESS_OTHERS,
@@ -55,6 +55,9 @@ static const char* const k_sql[Q_COUNT] = {
     [Q_ACC_LIST] = "SELECT id FROM account WHERE id > ?1 "
                    "AND instr(CAST(id AS BLOB), CAST(?2 AS BLOB)) > 0 ORDER BY id LIMIT ?3",
     [Q_ACC_COUNT] = "SELECT count(*) FROM account WHERE instr(CAST(id AS BLOB), CAST(?1 AS BLOB)) > 0",
+    /* No match: SQLite counts the b-tree without reading each row (10^6 accounts: under a
+     * millisecond in memory, where the instr above takes some 100 ms). */
+    [Q_ACC_COUNT_ALL] = "SELECT count(*) FROM account",
     [Q_PROF_LOAD] = "SELECT nick, gender, face_url, signature, allow_type, location, language, "
                     "birthday, level, role, msg_settings, forbid, custom, last_updated "
                     "FROM account WHERE id = ?1",
@@ -520,8 +523,9 @@ static int sq_account_list(tr_store* base, const char* after, const char* match,
 
 static int sq_account_count(tr_store* base, const char* match, int64_t* n) {
     sq_store* st = SQ(base);
-    sqlite3_stmt* s = st->q[Q_ACC_COUNT];
-    sqlite3_bind_text(s, 1, match ? match : "", -1, SQLITE_STATIC);
+    bool all = !match || !*match;
+    sqlite3_stmt* s = st->q[all ? Q_ACC_COUNT_ALL : Q_ACC_COUNT];
+    if (!all) sqlite3_bind_text(s, 1, match, -1, SQLITE_STATIC);
     int rc = sqlite3_step(s);
     *n = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
     finish(s);
