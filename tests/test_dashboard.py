@@ -134,11 +134,13 @@ def confirm(driver: Any) -> None:
 
 def test_the_page_loads_and_lists_users(world: RestServer, browser: Any) -> None:
     rest(world).ok(MULTI, {"AccountList": [{"UserID": "ann", "Nick": "Ann"}, {"UserID": "ben", "Nick": "Ben"}]})
+    rest(world).ok(SET_STATUS, {"UserID": "ben", "StatusType": 3, "CustomStatus": "signed out"})
     open_page(browser, world)
     users = listed(browser)
     assert "ann" in users and "ben" in users and users == sorted(users)
     assert row(browser, "ann")["nick"] == "Ann"
-    assert row(browser, "ann")["status"] == "Offline"
+    assert row(browser, "ann")["status"] == "UnLogined"  # never logged in
+    assert (row(browser, "ben")["status"], row(browser, "ben")["custom"]) == ("UnLogined", "signed out")
     assert browser.title.startswith("timref world")
     # what the page shows comes from the page's module and stylesheet, served by the package
     assert js(browser, "return getComputedStyle(document.querySelector('.top')).display") == "flex"
@@ -211,7 +213,7 @@ with TIM(1400000001, sys.argv[1]) as tim:
 def test_a_status_change_in_another_process_shows_within_one_second(world: RestServer, browser: Any) -> None:
     rest(world).ok(MULTI, {"Accounts": ["aaa-live"]})
     open_page(browser, world)
-    assert row(browser, "aaa-live")["status"] == "Offline"
+    assert row(browser, "aaa-live")["status"] == "UnLogined"
     child = spawn(LOGIN, world.data_dir, "aaa-live", stdin=True)  # type: ignore[attr-defined]
     try:
         assert read_line(child, 30) == "in"

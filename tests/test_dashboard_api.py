@@ -244,14 +244,20 @@ def test_stop_ends_the_feeds_promptly(tmp_path: Any) -> None:
 
 
 def test_users_pages_and_search(srv: RestServer) -> None:
+    c = RestClient(srv.url)
+    c.ok(SET_STATUS, {"UserID": "u12", "StatusType": 3, "CustomStatus": "gone home"})
+    c.ok(SET_STATUS, {"UserID": "u13", "StatusType": 1})
     status, d = doc(srv.port, "/ref/dashboard/users?limit=7&match=u1")
     assert status == 200 and d["Total"] == 11  # u1, u10..u19
     assert [u["UserID"] for u in d["Users"]] == ["u1", "u10", "u11", "u12", "u13", "u14", "u15"]
     assert d["Next"] == "u15"
     status, d2 = doc(srv.port, "/ref/dashboard/users?limit=7&match=u1&after=u15")
     assert [u["UserID"] for u in d2["Users"]] == ["u16", "u17", "u18", "u19"] and "Next" not in d2
-    for u in d["Users"]:
-        assert u["Status"] in ("Online", "Offline") and isinstance(u["Devices"], list)
+    by_id = {u["UserID"]: u for u in d["Users"]}
+    assert (by_id["u12"]["Status"], by_id["u12"]["CustomStatus"], by_id["u12"]["Devices"]) == \
+        ("UnLogined", "gone home", [])  # not Offline: the exact status
+    assert (by_id["u13"]["Status"], by_id["u13"]["Devices"]) == ("Online", ["Linux"])
+    assert by_id["u14"]["Status"] == "UnLogined" and by_id["u14"]["Nick"] == ""  # never logged in
 
 
 def test_a_users_whole_profile(srv: RestServer) -> None:
@@ -261,10 +267,10 @@ def test_a_users_whole_profile(srv: RestServer) -> None:
     assert status == 200 and d["ErrorCode"] == 0, d
     assert d["Profile"]["Tag_Profile_IM_Level"] == 5 and d["Profile"]["Tag_Profile_Custom_Pet"] == "cat"
     assert len([t for t in d["Profile"] if t.startswith("Tag_Profile_IM_")]) == 12
-    status, d = doc(srv.port, "/ref/dashboard/user?id=u3&custom=Tag_Profile_Custom_Pet,Other")
-    assert d["Profile"]["Tag_Profile_Custom_Pet"] == "cat" and "Tag_Profile_Custom_Other" not in d["Profile"]
+    assert d["Profile"]["Tag_Profile_IM_Gender"] == "Gender_Type_Unknown"  # unset: its default
+    assert d["Status"] == "UnLogined" and d["Devices"] == []
     status, d = doc(srv.port, "/ref/dashboard/user?id=nobody")
-    assert status == 200 and d["ErrorCode"] == 40003, d
+    assert status == 200 and d["ErrorCode"] == 70107, d
 
 
 def test_calls_go_through_the_library(srv: RestServer) -> None:
@@ -309,8 +315,6 @@ def test_export_downloads_the_snapshot(srv: RestServer) -> None:
     ("GET", "/ref/dashboard/users?match=%FF", {}, 400, 60002),
     ("GET", "/ref/dashboard/user", {}, 400, 60002),
     ("GET", "/ref/dashboard/user?id=a%00b", {}, 400, 60002),
-    ("GET", "/ref/dashboard/user?id=u1&custom=not-a-key", {}, 400, 60002),
-    ("GET", "/ref/dashboard/user?id=u1&custom=" + ",".join(f"k{i}" for i in range(65)), {}, 400, 60002),
     ("GET", "/ref/dashboard/export?status=2", {}, 400, 60002),
     ("GET", "/?token=x", {}, 403, 60010),
 ])

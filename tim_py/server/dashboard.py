@@ -7,8 +7,7 @@ only its own paths and leaves the rest, and so docs/rest.md's table, untouched):
 * ``GET /``, ``GET /ref/dashboard/static/<file>``: the page, files of this package
   (``static/``), read once at start; plain HTML, CSS and a JS module, no build step.
 * ``GET /ref/dashboard/info``, ``/users``, ``/user``, ``/export``: reads composed of admin
-  commands (a page of users is ``ref/account_list`` plus ``query_online_status`` and
-  ``portrait_get`` of those ids).
+  commands (a page of users is ``ref/account_list``, then ``ref/user_get`` of those ids).
 * ``POST /ref/dashboard/call/<command>``: any command the REST API serves (``COMMANDS``), the
   body as bytes to ``admin.request_raw`` and its answer back as it is: the one set of rules.
 * ``GET /ref/dashboard/events``: server-sent events from the world's change feed (``ref/events``).
@@ -42,7 +41,6 @@ from .. import snapshot
 from ..aio import AsyncTIM
 from ..errors import TIMError
 from ..fields import FIELDS
-from ..types import CUSTOM_PREFIX
 from .app import RestService, body_limit
 
 __all__ = ["Dashboard", "PREFIX", "MAX_CLIENTS", "QUEUE_SIZE", "KEEPALIVE", "POLL", "PAGE_MAX"]
@@ -65,12 +63,6 @@ POLL = 0.2
 BATCH = 500
 #: Users on one page, at most (portrait_get's limit per request).
 PAGE_MAX = 100
-#: Events the first opening of a profile reads to learn the world's custom keys.
-KEY_SCAN = 1000
-#: Custom keys remembered from the change feed (each one more tag asked of portrait_get).
-MAX_KEYS = 256
-#: Custom keys one profile request may add (the page's own, for fields it has just saved).
-MAX_ASKED = 64
 #: The cookie that carries the token.
 COOKIE = "tim_dashboard"
 #: The header every POST must carry (a cross-site form cannot send it).
@@ -81,14 +73,13 @@ HTTP_ERROR = 60002
 NOT_ALLOWED = 60010
 NO_SUCH = 60009
 BUSY = 70500
+ERR_NO_ACCOUNT = 70107  # ref/user_get's, for an id that is no account
 
-#: Profile tags of the standard fields, in FIELDS's order.
-STANDARD_TAGS: Tuple[str, ...] = tuple(f.tag for f in FIELDS if f.tag is not None)
 NICK_TAG = next(f.tag for f in FIELDS if f.name == "nick")
 IMAGE_TAG = next(f.tag for f in FIELDS if f.name == "avatar")
-#: The SDK keys of a custom field in a profile event's snapshot.
-_CUSTOM_ARRAY = next(f.key for f in FIELDS if f.kind == "custom")
-_CUSTOM_KEY_RE = re.compile(r"[A-Za-z0-9_]{1,8}")
+#: Each standard field's tag and its value when unset (a snapshot leaves those out).
+DEFAULTS: Dict[str, Any] = {f.tag: "" if f.kind == "string" else next(iter(f.values)) if f.values else 0
+                            for f in FIELDS if f.tag is not None}
 
 _STATIC_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
                  ".css": "text/css; charset=utf-8", ".svg": "image/svg+xml", ".png": "image/png"}
@@ -209,8 +200,6 @@ class Dashboard:
         self._wake = asyncio.Event()
         self._last: Optional[int] = None
         self._closed = False
-        self._keys: Set[str] = set()
-        self._keys_scanned = False
 
     # ---- what serve.py prints and calls ---------------------------------------------------
 
@@ -372,6 +361,18 @@ class Dashboard:
             raise _Bad(400, HTTP_ERROR, f"limit must be a whole number from 1 to {most}, got {text[:16]!r}")
         return int(text)
 
+    async def _accounts(self, ids: List[str]) -> Dict[str, Dict[str, Any]]:
+        """``ref/user_get`` of ``ids``: each account that exists (as a snapshot writes it, with
+        its status), by id."""
+        got = await self._admin("ref/user_get", {"UserIDs": ids})
+        return {a["UserID"]: a for a in got.get("Users", [])}
+
+    @staticmethod
+    def _status(account: Mapping[str, Any]) -> Dict[str, Any]:
+        status = account.get("Status") or {}
+        return {"Status": status.get("Type", "Offline"), "CustomStatus": account.get("CustomStatus", ""),
+                "Devices": list(status.get("Devices", []))}
+
     async def _users(self, query: Mapping[str, str]) -> Dict[str, Any]:
         """One page of users: ids (keyset paging), their nick and avatar, their status."""
         body: Dict[str, Any] = {"Limit": self._limit(query, 50, PAGE_MAX)}
@@ -381,97 +382,31 @@ class Dashboard:
             body["Match"] = query["match"]
         page = await self._admin("ref/account_list", body)
         ids: List[str] = list(page.get("UserIDs", []))
-        users: List[Dict[str, Any]] = [{"UserID": i} for i in ids]
-        if ids:
-            answers: List[Any] = await asyncio.gather(
-                self.tim.admin.request("v4/profile/portrait_get", {"To_Account": ids,
-                                                                   "TagList": [NICK_TAG, IMAGE_TAG]}),
-                self.tim.admin.request("v4/openim/query_online_status",
-                                       {"To_Account": ids, "IsNeedDetail": 1, "IsReturnCustomStatus": 1}),
-                return_exceptions=True)
-            portraits, statuses = answers  # a failure leaves those columns out: the ids still show
-            by_id = {u["UserID"]: u for u in users}
-            if isinstance(portraits, dict):
-                for item in portraits.get("UserProfileItem", []):
-                    u = by_id.get(item.get("To_Account"))
-                    if u is None:
-                        continue
-                    if item.get("ResultCode", 0) != 0:
-                        u["Deleted"] = True  # removed between the listing and now
-                    for tv in item.get("ProfileItem", []):
-                        u["Nick" if tv.get("Tag") == NICK_TAG else "Image"] = tv.get("Value")
-            if isinstance(statuses, dict):
-                for q in statuses.get("QueryResult", []):
-                    u = by_id.get(q.get("To_Account"))
-                    if u is not None:
-                        u["Status"] = q.get("Status")
-                        u["CustomStatus"] = q.get("CustomStatus", "")
-                        u["Devices"] = [d.get("Platform") for d in q.get("Detail", [])]
+        accounts = await self._accounts(ids) if ids else {}
+        users: List[Dict[str, Any]] = []
+        for i in ids:
+            a = accounts.get(i)
+            if a is None:  # removed between the listing and now
+                users.append({"UserID": i, "Deleted": True})
+                continue
+            profile = a.get("Profile", {})
+            users.append({"UserID": i, "Nick": profile.get(NICK_TAG, ""), "Image": profile.get(IMAGE_TAG, ""),
+                          **self._status(a)})
         out: Dict[str, Any] = {"Users": users, "Total": page.get("Total", len(ids))}
         if page.get("Next") is not None:
             out["Next"] = page["Next"]
         return out
 
     async def _user(self, query: Mapping[str, str]) -> Dict[str, Any]:
-        """A user's whole profile (the standard tags and every custom key known) and status."""
+        """A user's whole profile (every standard field, every custom one) and status."""
         user_id = query.get("id")
         if not user_id:
             raise _Bad(400, HTTP_ERROR, "the query parameter id (a UserID) is missing or empty")
-        await self._learn_keys()
-        extra = {self._tag(k) for k in query.get("custom", "").split(",") if k}
-        if None in extra or len(extra) > MAX_ASKED:
-            raise _Bad(400, HTTP_ERROR, f"custom must be at most {MAX_ASKED} custom keys, comma-separated, "
-                                        "each 1 to 8 letters, digits or underscores (after an optional "
-                                        f"{CUSTOM_PREFIX})")
-        tags = list(STANDARD_TAGS) + sorted(self._keys | {t for t in extra if t is not None})
-        answers: List[Any] = await asyncio.gather(
-            self._admin("v4/profile/portrait_get", {"To_Account": [user_id], "TagList": tags}),
-            self._admin("v4/openim/query_online_status",
-                        {"To_Account": [user_id], "IsNeedDetail": 1, "IsReturnCustomStatus": 1}),
-            return_exceptions=True)
-        portrait, status = answers
-        if isinstance(portrait, BaseException):
-            raise portrait
-        items = portrait.get("UserProfileItem", [])
-        if not items or items[0].get("ResultCode", 0) != 0:  # no such account: portrait_get's 40003
-            info = items[0].get("ResultInfo", "account does not exist") if items else "account does not exist"
-            raise _Bad(200, items[0].get("ResultCode", 40003) if items else 40003, f"{user_id}: {info}")
-        if isinstance(status, BaseException):
-            raise status
-        q = (status.get("QueryResult") or [{}])[0]
-        return {"UserID": user_id, "Profile": {tv["Tag"]: tv["Value"] for tv in items[0].get("ProfileItem", [])},
-                "Status": q.get("Status"), "CustomStatus": q.get("CustomStatus", ""),
-                "Devices": [d.get("Platform") for d in q.get("Detail", [])], "CustomKeys": sorted(self._keys)}
-
-    @staticmethod
-    def _tag(key: str) -> Optional[str]:
-        """The tag of a custom key given with or without its prefix; None for a malformed key."""
-        short = key[len(CUSTOM_PREFIX):] if key.startswith(CUSTOM_PREFIX) else key
-        return CUSTOM_PREFIX + short if _CUSTOM_KEY_RE.fullmatch(short) else None
-
-    def _remember(self, key: str) -> None:
-        """Remember a custom key seen in the change feed (a real profile's) for the profile view."""
-        tag = self._tag(key)
-        if tag is not None and len(self._keys) < MAX_KEYS:
-            self._keys.add(tag)
-
-    def _learn_from(self, event: Mapping[str, Any]) -> None:
-        data = event.get("Data")
-        if event.get("Type") == "profile" and isinstance(data, dict):
-            for item in data.get(_CUSTOM_ARRAY) or []:
-                if isinstance(item, dict):
-                    key = item.get("user_profile_custom_string_info_key")
-                    if isinstance(key, str):
-                        self._remember(key)
-
-    async def _learn_keys(self) -> None:
-        """Once: the custom keys of the profiles in the recent change feed."""
-        if self._keys_scanned:
-            return
-        tail = await self._admin("ref/events", {"Limit": KEY_SCAN})
-        for ev in tail.get("Events", []):
-            self._learn_from(ev)
-        self._keys_scanned = True
+        account = (await self._accounts([user_id])).get(user_id)
+        if account is None:
+            raise _Bad(200, ERR_NO_ACCOUNT, f"account {user_id} does not exist")
+        return {"UserID": user_id, "Profile": {**DEFAULTS, **account.get("Profile", {})},
+                "LastUpdated": account.get("LastUpdated", 0), **self._status(account)}
 
     async def _export(self, query: Mapping[str, str]) -> web.Response:
         status = query.get("status", "0")
@@ -579,7 +514,6 @@ class Dashboard:
                 if isinstance(last, int) and not events:
                     self._last = last
             for ev in events:
-                self._learn_from(ev)
                 seq = int(ev.get("Seq", 0))
                 frame = b"id: %d\nevent: change\ndata: %s\n\n" % (seq, orjson.dumps(ev))
                 for c in list(self._clients):

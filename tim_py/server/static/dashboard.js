@@ -201,11 +201,8 @@ async function openUser(id) {
     if (uid === id) tr.setAttribute("aria-current", "true");
     else tr.removeAttribute("aria-current");
   }
-  const known = [...$("custom-fields").querySelectorAll("[data-tag]")].map((i) => i.dataset.tag);
-  const q = new URLSearchParams({ id });
-  if (known.length && state.profile && state.profile.UserID === id) q.set("custom", known.join(","));
   try {
-    renderProfile(await getJSON("user?" + q));
+    renderProfile(await getJSON("user?" + new URLSearchParams({ id })));
   } catch (e) {
     toast(`Cannot open ${id}: ${e.message}`, true);
   }
@@ -244,10 +241,7 @@ async function saveProfile(ev) {
   $("custom-key").value = "";
   $("custom-value").value = "";
   toast(`Saved ${items.length} field${items.length > 1 ? "s" : ""} of ${doc.UserID}`);
-  const extra = items.map((i) => i.Tag).filter((t) => t.startsWith("Tag_Profile_Custom_"));
-  const q = new URLSearchParams({ id: doc.UserID });
-  if (extra.length) q.set("custom", extra.join(","));
-  try { renderProfile(await getJSON("user?" + q)); } catch (e) { toast(e.message, true); }
+  try { renderProfile(await getJSON("user?" + new URLSearchParams({ id: doc.UserID }))); } catch (e) { toast(e.message, true); }
 }
 
 async function applyStatus(ev) {
