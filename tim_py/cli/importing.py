@@ -172,7 +172,7 @@ def _read_input(path: str) -> str:
         raise CLIError(f"{named} is not UTF-8 text: {e}", EXIT_USAGE) from None
 
 
-class _StopSignals:
+class StopSignals:
     """While an import runs: the first SIGINT (Ctrl-C) or SIGTERM asks it to stop once the rows
     in flight are answered; a second one interrupts at once.  Calling the object says whether
     a stop was asked."""
@@ -181,7 +181,7 @@ class _StopSignals:
         self.signum = 0
         self._previous: Dict[int, Any] = {}
 
-    def __enter__(self) -> "_StopSignals":
+    def __enter__(self) -> "StopSignals":
         for sig in (signal.SIGINT, signal.SIGTERM):
             try:
                 if signal.getsignal(sig) is signal.SIG_IGN:
@@ -220,7 +220,7 @@ def cmd_user_import(args: argparse.Namespace) -> int:
     created: Set[str] = set()
     updated: Set[str] = set()
     ok_users: Set[str] = set()
-    stop = _StopSignals()
+    stop = StopSignals()
     current: Sequence[Row] = ()  # the batch in progress
     broken: Optional[BaseException] = None  # what ended the import early, other than a stop
     t0 = time.monotonic()

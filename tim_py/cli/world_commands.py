@@ -22,7 +22,7 @@ import time
 from typing import Any, Dict, Optional
 
 from . import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, CLIError, T, Terminated
-from .importing import _StopSignals
+from .importing import StopSignals
 from .progress import Bars
 from .render import err, is_utf8, json_doc, out, shown
 from .world import app_id, data_dir, open_world, where_shown
@@ -58,7 +58,10 @@ def cmd_world_export(args: argparse.Namespace) -> int:
             bars.phase("exporting (the library reads the world)")
             doc: Dict[str, Any] = tim.admin.world_export(include_status=args.include_status).result(WORLD_T)
             bars.phase(f"writing {_named(path)}", unit="bytes")
-            size = snapshot.write(path, doc, bars.reporter())
+            try:
+                size = snapshot.write(path, doc, bars.reporter())
+            except OSError as e:  # a full disk, no permission: the old file is as it was
+                raise CLIError(f"cannot write {_named(path)}: {e.strerror or e} (the file is as it was)") from None
     except (KeyboardInterrupt, Terminated) as e:
         if size >= 0:
             err(f"interrupted while closing: {_named(path)} had been written, complete")
@@ -66,8 +69,6 @@ def cmd_world_export(args: argparse.Namespace) -> int:
             err(f"interrupted: the export did not finish; {_named(path)} was not partly written (it is as it "
                 "was, or else the complete new snapshot)")
         return EXIT_INTERRUPTED if isinstance(e, KeyboardInterrupt) else 128 + signal.SIGTERM
-    except OSError as e:
-        raise CLIError(f"cannot write {_named(path)}: {e.strerror or e}") from None
     elapsed = time.monotonic() - t0
     n = len(doc["Accounts"])
     if args.json:
@@ -83,7 +84,7 @@ def cmd_world_import(args: argparse.Namespace) -> int:
 
     path = args.file
     t0 = time.monotonic()
-    stop = _StopSignals()
+    stop = StopSignals()
     sent = False
     try:
         with Bars(enabled=not args.no_progress) as bars:
