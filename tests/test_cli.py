@@ -249,6 +249,7 @@ HOSTILE = [
     (["world", "export", ""], 2, ["FILE", "must not be empty"], {}),
     (["world", "export", BAD], 2, ["FILE", "UTF-8"], {}),
     (["world", "export", "w.json", "--include-status=yes"], 2, ["--include-status"], {}),
+    (["world", "export", "/proc/w.json"], 1, ["cannot write /proc/w.json", "the file is as it was"], {}),
     (["world", "import", "/nonexistent.json"], 2, ["cannot read /nonexistent.json", "No such file"], {}),
     (["world", "import", "{dir}"], 2, ["cannot read", "Is a directory"], {}),
     (["world", "import", "{file}"], 2, ["not valid JSON", "nothing changed"], {}),
