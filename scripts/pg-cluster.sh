@@ -94,8 +94,26 @@ server_stop() {
     fi
 }
 
+# Clusters whose owner died without stopping them (a test run killed with SIGKILL): a
+# cluster started with PG_CLUSTER_OWNER=PID (as `run` and the tests' Python helper do) records
+# it in DIR/owner, and the next start stops those whose owner is gone.  A cluster started by
+# hand (no owner) is never touched.
+sweep() {
+    local d pid
+    for d in "${TMPDIR:-/tmp}"/timref-pg.*; do
+        [ -f "$d/owner" ] || continue
+        pid="$(cat "$d/owner" 2>/dev/null || true)"
+        case "$pid" in ''|*[!0-9]*) continue ;; esac
+        if ! kill -0 "$pid" 2>/dev/null; then
+            echo "pg-cluster: removing $d (its owner, process $pid, is gone)" >&2
+            stop "$d"
+        fi
+    done
+}
+
 start() {
     local dir="$1"; shift
+    sweep
     local listen="127.0.0.1"
     while [ $# -gt 0 ]; do
         case "$1" in
@@ -159,6 +177,7 @@ EOF
     local url="postgresql://timref:$password@127.0.0.1:$port/timref"
     # the URL holds the password: readable by the caller only
     ( umask 077; echo "$url" > "$dir/url"; echo "$port" > "$dir/port" )
+    if [ -n "${PG_CLUSTER_OWNER:-}" ]; then echo "$PG_CLUSTER_OWNER" > "$dir/owner"; fi
     echo "$url"
 }
 
@@ -197,7 +216,7 @@ run() {
     # ran), then the EXIT trap stops and removes the cluster
     trap '[ -z "$child" ] || kill -TERM "$child" 2>/dev/null; wait; exit 130' INT
     trap '[ -z "$child" ] || kill -TERM "$child" 2>/dev/null; wait; exit 143' TERM
-    TIMREF_TEST_PG_URL="$(start "$dir" "${listen_args[@]}")"
+    TIMREF_TEST_PG_URL="$(PG_CLUSTER_OWNER=$$ start "$dir" "${listen_args[@]}")"
     export TIMREF_TEST_PG_URL TIMREF_TEST_PG_DIR="$dir"
     "$@" <&0 &
     child=$!

@@ -21,7 +21,9 @@ DIR_ENV = "TIMREF_TEST_PG_DIR"
 
 
 def _script(*args: str, timeout: float = 120) -> str:
-    r = subprocess.run([str(SCRIPT), *args], capture_output=True, text=True, timeout=timeout)
+    # this process owns what it starts: a later start removes it if this process died first
+    env = dict(os.environ, PG_CLUSTER_OWNER=str(os.getpid()))
+    r = subprocess.run([str(SCRIPT), *args], capture_output=True, text=True, timeout=timeout, env=env)
     if r.returncode != 0:
         raise RuntimeError(f"scripts/pg-cluster.sh {args[0]} failed ({r.returncode}): {r.stderr.strip()}")
     return r.stdout
