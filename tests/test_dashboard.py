@@ -386,6 +386,32 @@ def test_the_page_reconnects_to_a_restarted_server(tmp_path: Path, browser: Any)
         wait_until("a change after the restart", lambda: (row(browser, "rc") or {}).get("custom") == "back")
 
 
+def test_with_a_secret_key_the_printed_address_opens_it(tmp_path: Path, browser: Any) -> None:
+    import re
+
+    with RestServer(tmp_path / "world", "--secret-key", "k" * 32) as srv:
+        RestClient(srv.url, usersig=_admin_sig()).ok(MULTI, {"Accounts": ["keyed"]})
+        browser.delete_all_cookies()
+        browser.get(srv.url + "/")
+        wait_until("the page says it has no access",
+                   lambda: js(browser, "return document.getElementById('live-text').textContent") == "no access")
+        assert listed(browser) == []
+        url = wait_until("the address on stderr", lambda: re.search(r"dashboard at (\S+)", srv.stderr())).group(1)
+        assert "?token=" in url
+        browser.get(url)
+        wait_until("the page is ready", lambda: js(browser, "return document.body.dataset.ready === '1'"))
+        assert js(browser, "return location.search") == ""  # the token left the address bar
+        assert listed(browser) == ["keyed"]
+        wait_until("the live feed", lambda: js(browser, "return document.getElementById('live').classList.contains('on')"))
+        browser.delete_all_cookies()
+
+
+def _admin_sig() -> str:
+    from tim_py.usersig import gen_user_sig
+
+    return gen_user_sig(1400000001, "k" * 32, "administrator", 3600)
+
+
 def _png_size(data: bytes) -> tuple:
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     return struct.unpack(">II", data[16:24])
