@@ -278,6 +278,25 @@ t.close()
 """
 
 
+SUBSCRIBER = """
+import sys, tim_py
+from tim_py import EVENT
+t = tim_py.TIM(int(sys.argv[1]), sys.argv[2])
+t.login(sys.argv[3], "sig").result(10)
+t.subscribe_user_info([sys.argv[4]]).result(10)
+events = t.events(EVENT.PROFILE_UPDATED, timeout=30)
+print("ready", flush=True)
+for ev in events:
+    told = [p for p in ev.data if p.user_id == sys.argv[4]]
+    if told:
+        print("told", told[0].user_id, told[0].nick, flush=True)
+        break
+else:
+    print("not told", flush=True)
+t.close()
+"""
+
+
 def test_world_commands_on_each_engine(world, children):
     """Byte order, the case-sensitive match without wildcards, keyset paging, the event tail, an
     exact round trip, a refused snapshot, and the sessions of removed accounts kicked in another
@@ -318,6 +337,18 @@ def test_world_commands_on_each_engine(world, children):
         assert read_line(child, timeout=30) == "kicked UNLOGINED"
         assert tim.admin.world_import(snap).result(T) == len(snap["Accounts"])
         assert tim.admin.world_export(include_status=True).result(T) == snap
+
+        # a subscriber in another process is told of the profile an import changed
+        tim.admin.import_account("watcher").result(T)
+        child = spawn(SUBSCRIBER, world.app_id, world.where, "watcher", "plain")
+        children.append(child)
+        assert read_line(child, timeout=30) == "ready"
+        changed = tim.admin.world_export().result(T)
+        for a in changed["Accounts"]:
+            if a["UserID"] == "plain":
+                a["Profile"] = {"Tag_Profile_IM_Nick": "Imported"}
+        assert tim.admin.world_import(changed).result(T) == len(changed["Accounts"])
+        assert read_line(child, timeout=30) == "told plain Imported"
 
 
 def test_the_file_module_reads_the_librarys_format(tim):
