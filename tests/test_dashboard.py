@@ -146,6 +146,18 @@ def test_the_page_loads_and_lists_users(world: RestServer, browser: Any) -> None
     assert js(browser, "return getComputedStyle(document.querySelector('.top')).display") == "flex"
 
 
+def test_accounts_made_and_removed_elsewhere_come_and_go(world: RestServer, browser: Any) -> None:
+    c = rest(world)
+    open_page(browser, world)
+    total = js(browser, "return document.getElementById('total').textContent")
+    c.ok(MULTI, {"AccountList": [{"UserID": "aaf-new", "Nick": "New"}]})
+    wait_until("the new account listed", lambda: (row(browser, "aaf-new") or {}).get("nick") == "New")
+    assert js(browser, "return document.getElementById('total').textContent") != total
+    c.ok("v4/im_open_login_svc/account_delete", {"DeleteItem": [{"UserID": "aaf-new"}]})
+    wait_until("the removed account gone", lambda: "aaf-new" not in listed(browser))
+    assert js(browser, "return document.getElementById('total').textContent") == total
+
+
 def test_keyboard_and_labels(world: RestServer, browser: Any) -> None:
     """Every control has an accessible name, and a row opens with the keyboard."""
     rest(world).ok(MULTI, {"Accounts": ["aae-keys"]})

@@ -290,9 +290,25 @@ function addEvent(ev, live) {
   if (live) applyEvent(ev);
 }
 
+// Whether an account of this id belongs on the page shown (its search, its place in the order).
+function onThisPage(id) {
+  if (state.match && !id.includes(state.match)) return false;
+  const after = state.cursors[state.page];
+  if (after && id <= after) return false;
+  return state.next === null || id <= state.next;
+}
+
+let reloadTimer = null;
+function reloadSoon() { // coalesces the changes of a burst into one reload
+  clearTimeout(reloadTimer);
+  reloadTimer = setTimeout(loadUsers, 500);
+}
+
 function applyEvent(ev) {
   const tr = state.rows.get(ev.UserID);
   const d = ev.Data;
+  if (!tr && d && ev.Type === "profile" && onThisPage(ev.UserID)) reloadSoon(); // a new account
+  if (tr && !d && ev.Type !== "kick") reloadSoon(); // an account removed: shown struck through, then gone
   if (tr) {
     if (!d && ev.Type !== "kick") tr.classList.add("deleted");
     else if (d && "user_status_status_type" in d) {
