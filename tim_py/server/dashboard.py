@@ -32,7 +32,7 @@ import re
 import secrets
 import time
 import urllib.parse
-from typing import Any, Dict, FrozenSet, List, Mapping, Optional, Set, Tuple
+from typing import Any, Callable, Dict, FrozenSet, List, Mapping, Optional, Set, Tuple
 
 import orjson
 from aiohttp import web
@@ -155,7 +155,7 @@ class _Client:
     """One live-feed connection: its bounded queue of frames (None: end the stream), and how
     to drop it (``abort``: close its connection at once, whatever is still unsent)."""
 
-    def __init__(self, abort: Any = None) -> None:
+    def __init__(self, abort: Optional[Callable[[], None]] = None) -> None:
         self.queue: asyncio.Queue[Optional[bytes]] = asyncio.Queue(QUEUE_SIZE + 1)
         self.cut = False
         self._abort = abort
@@ -452,7 +452,11 @@ class Dashboard:
                 self._last = last
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store",
                                            "X-Accel-Buffering": "no"})
-        client = _Client(lambda: request.transport.abort() if request.transport is not None else None)
+        def abort() -> None:
+            if request.transport is not None:
+                request.transport.abort()
+
+        client = _Client(abort)
         self._clients.add(client)
         try:
             await resp.prepare(request)
