@@ -452,12 +452,15 @@ class Dashboard:
                 self._last = last
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store",
                                            "X-Accel-Buffering": "no"})
+
         def abort() -> None:
             if request.transport is not None:
                 request.transport.abort()
 
         client = _Client(abort)
         self._clients.add(client)
+        if self._closed:  # the stop began while this feed was being set up
+            client.offer(None)
         try:
             await resp.prepare(request)
             hello = orjson.dumps({"Last": self._last, "AppID": self.app_id})
