@@ -200,6 +200,53 @@ static int cache_get(const char* id, entry** out) {
     return TR_OK;
 }
 
+/*
+ * The cache misses among ids, read from the store at once (one round trip on a
+ * server) and put in the cache; ids is then left with the IDs that have an
+ * account, in their order (*n shrinks).  What a lookup sees after this is what
+ * looking each one up would have seen.
+ */
+static int cache_fill(const char** ids, size_t* n) {
+    if (*n == 0) return TR_OK;
+    const char** miss = malloc(*n * sizeof *miss);
+    tr_profile* got = calloc(*n, sizeof *got);
+    bool* found = calloc(*n, sizeof *found);
+    size_t m = 0;
+    int rc = miss && got && found ? TR_OK : TR_ENOMEM;
+    for (size_t i = 0; rc == TR_OK && i < *n; i++)
+        if (!tr_map_get(&g_cache, ids[i])) miss[m++] = ids[i];
+    if (rc == TR_OK && m > 0) rc = tr_store_profile_load_many(tr_g.store, miss, m, got, found);
+    for (size_t i = 0; rc == TR_OK && i < m; i++) {
+        if (!found[i]) continue;
+        entry* e = calloc(1, sizeof *e);
+        if (!e) {
+            rc = TR_ENOMEM;
+            break;
+        }
+        e->p = got[i];
+        memset(&got[i], 0, sizeof got[i]); /* the entry owns it now */
+        snprintf(e->base.key, sizeof e->base.key, "%s", e->p.id);
+        e->base.bytes = profile_bytes(&e->p);
+        if (!tr_map_put(&g_cache, &e->base)) {
+            entry_free(&e->base);
+            rc = TR_ENOMEM;
+        }
+    }
+    if (rc == TR_OK && m > 0) { /* drop the IDs without an account */
+        size_t k = 0, mi = 0;
+        for (size_t i = 0; i < *n; i++) {
+            bool missing = mi < m && miss[mi] == ids[i] && !found[mi++];
+            if (!missing) ids[k++] = ids[i];
+        }
+        *n = k;
+    }
+    for (size_t i = 0; got && i < m; i++) tr_profile_clear(&got[i]);
+    free(miss);
+    free(got);
+    free(found);
+    return rc;
+}
+
 int tr_profile_get(const char* id, const tr_profile** out) {
     entry* e;
     int rc = cache_get(id, &e);
@@ -341,7 +388,9 @@ void tr_job_get_profiles(tr_job* j, tr_result* r) {
     const char** ids;
     size_t n;
     if (tr_id_list(arr, TR_MAX_PROFILE_IDS, true, &ids, &n, r) != ERR_SUCC) return;
-    tr_answer_texts(r, ids, n, viewed_profile_text);
+    int rc = cache_fill(ids, &n);
+    if (rc != TR_OK) tr_store_fail(r, rc);
+    else tr_answer_texts(r, ids, n, viewed_profile_text);
     free(ids);
 }
 

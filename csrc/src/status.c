@@ -38,6 +38,27 @@ static tr_map g_cache = TR_MAP_INIT(STATUS_CACHE_MAX_BYTES, sentry_free);
 void tr_status_cache_forget(const char* id) { tr_map_del(&g_cache, id); }
 void tr_status_cache_reset(void) { tr_map_clear(&g_cache); }
 
+/* Put a loaded status in the cache (its text in *out). */
+static int cache_put(const tr_status* st, const char** out) {
+    json_t* j = tr_status_json(st);
+    char* text = j ? tr_json_dump(j) : NULL;
+    json_decref(j);
+    sentry* e = text ? calloc(1, sizeof *e) : NULL;
+    if (!e) {
+        free(text);
+        return TR_ENOMEM;
+    }
+    e->text = text;
+    snprintf(e->base.key, sizeof e->base.key, "%s", st->id);
+    e->base.bytes = sizeof *e + strlen(text) + 1;
+    if (!tr_map_put(&g_cache, &e->base)) {
+        sentry_free(&e->base);
+        return TR_ENOMEM;
+    }
+    if (out) *out = e->text;
+    return TR_OK;
+}
+
 int tr_status_text(const char* id, const char** out) {
     sentry* e = (sentry*)tr_map_get(&g_cache, id);
     if (e) {
@@ -47,24 +68,41 @@ int tr_status_text(const char* id, const char** out) {
     tr_status st;
     int rc = tr_store_status_load(tr_g.store, id, &st);
     if (rc != TR_OK) return rc;
-    json_t* j = tr_status_json(&st);
+    rc = cache_put(&st, out);
     tr_status_clear(&st);
-    char* text = j ? tr_json_dump(j) : NULL;
-    json_decref(j);
-    e = text ? calloc(1, sizeof *e) : NULL;
-    if (!e) {
-        free(text);
-        return TR_ENOMEM;
+    return rc;
+}
+
+/*
+ * The cache misses among ids, read from the store at once (one round trip on a
+ * server) and put in the cache; ids is then left with the IDs that have an
+ * account, in their order (*n shrinks).
+ */
+static int cache_fill(const char** ids, size_t* n) {
+    if (*n == 0) return TR_OK;
+    const char** miss = malloc(*n * sizeof *miss);
+    tr_status* got = calloc(*n, sizeof *got);
+    bool* found = calloc(*n, sizeof *found);
+    size_t m = 0;
+    int rc = miss && got && found ? TR_OK : TR_ENOMEM;
+    for (size_t i = 0; rc == TR_OK && i < *n; i++)
+        if (!tr_map_get(&g_cache, ids[i])) miss[m++] = ids[i];
+    if (rc == TR_OK && m > 0) rc = tr_store_status_load_many(tr_g.store, miss, m, got, found);
+    for (size_t i = 0; rc == TR_OK && i < m; i++)
+        if (found[i]) rc = cache_put(&got[i], NULL);
+    if (rc == TR_OK && m > 0) { /* drop the IDs without an account */
+        size_t k = 0, mi = 0;
+        for (size_t i = 0; i < *n; i++) {
+            bool missing = mi < m && miss[mi] == ids[i] && !found[mi++];
+            if (!missing) ids[k++] = ids[i];
+        }
+        *n = k;
     }
-    e->text = text;
-    snprintf(e->base.key, sizeof e->base.key, "%s", id);
-    e->base.bytes = sizeof *e + strlen(text) + 1;
-    if (!tr_map_put(&g_cache, &e->base)) {
-        sentry_free(&e->base);
-        return TR_ENOMEM;
-    }
-    *out = e->text;
-    return TR_OK;
+    for (size_t i = 0; got && i < m; i++) tr_status_clear(&got[i]);
+    free(miss);
+    free(got);
+    free(found);
+    return rc;
 }
 
 void tr_job_get_status(tr_job* j, tr_result* r) {
@@ -73,7 +111,9 @@ void tr_job_get_status(tr_job* j, tr_result* r) {
     const char** ids;
     size_t n;
     if (tr_id_list(j->arg, TR_MAX_STATUS_IDS, true, &ids, &n, r) != ERR_SUCC) return;
-    tr_answer_texts(r, ids, n, tr_status_text);
+    int rc = cache_fill(ids, &n);
+    if (rc != TR_OK) tr_store_fail(r, rc);
+    else tr_answer_texts(r, ids, n, tr_status_text);
     free(ids);
 }
 

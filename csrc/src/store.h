@@ -222,6 +222,16 @@ struct tr_store_ops {
      * is no account.
      */
     int (*status_load)(tr_store* st, const char* id, tr_status* out);
+    /*
+     * Load the profiles (profile_load_many) or the statuses (status_load_many) of
+     * n accounts as one consistent read, in one round trip on a server: the cache
+     * misses of one get call.  out[i] is initialized for every i in every case
+     * (as profile_load / status_load would leave it), found[i] tells whether
+     * ids[i] has an account (out[i] stays empty when not); an ID may appear more
+     * than once.  On failure every out[i] is cleared.
+     */
+    int (*profile_load_many)(tr_store* st, const char* const* ids, size_t n, tr_profile* out, bool* found);
+    int (*status_load_many)(tr_store* st, const char* const* ids, size_t n, tr_status* out, bool* found);
     /* Set the stored (not-online) status and the custom status: type < 0 keeps the
      * type (custom must then be given), custom NULL keeps the custom status.
      * TR_NOTFOUND when the account does not exist. */
@@ -357,6 +367,14 @@ static inline int tr_store_profile_load(tr_store* st, const char* id, tr_profile
 static inline int tr_store_profile_save(tr_store* st, const tr_profile* p) { return st->ops->profile_save(st, p); }
 static inline int tr_store_status_load(tr_store* st, const char* id, tr_status* out) {
     return st->ops->status_load(st, id, out);
+}
+static inline int tr_store_profile_load_many(tr_store* st, const char* const* ids, size_t n, tr_profile* out,
+                                             bool* found) {
+    return st->ops->profile_load_many(st, ids, n, out, found);
+}
+static inline int tr_store_status_load_many(tr_store* st, const char* const* ids, size_t n, tr_status* out,
+                                            bool* found) {
+    return st->ops->status_load_many(st, ids, n, out, found);
 }
 static inline int tr_store_status_set(tr_store* st, const char* id, int type, const char* custom) {
     return st->ops->status_set(st, id, type, custom);

@@ -89,7 +89,7 @@ static const char* const k_conn_defaults[][2] = {
 enum {
     Q_ACC_INSERT, Q_ACC_EXISTS, Q_ACC_DELETE, Q_ACC_DEL_SIM, Q_ACC_KICK, Q_KICK_SESSIONS, Q_ACC_KICKED,
     Q_ACC_LIST, Q_ACC_COUNT,
-    Q_PROF_LOAD, Q_PROF_SAVE, Q_STATUS_LOAD, Q_STATUS_SET, Q_STATUS_SET_TYPE,
+    Q_PROF_LOAD, Q_PROF_LOAD_MANY, Q_PROF_SAVE, Q_STATUS_LOAD, Q_STATUS_LOAD_MANY, Q_STATUS_SET, Q_STATUS_SET_TYPE,
     Q_SESS_ADD, Q_SESS_REMOVE, Q_SESS_REMOVE_SIM, Q_SESS_COUNT, Q_SESS_SLOTS, Q_SLOT_LOCK, Q_SLOT_UNLOCK,
     Q_DEAD, Q_EV_ADD, Q_EV_SCAN, Q_EV_LAST, Q_EV_PRUNE,
     Q_COUNT
@@ -111,6 +111,11 @@ static const char* const k_sql[Q_COUNT] = {
     [Q_PROF_LOAD] = "SELECT nick, gender, face_url, signature, allow_type, location, language, "
                     "birthday, level, role, msg_settings, forbid, custom, last_updated "
                     "FROM account WHERE id = $1",
+    /* the same columns, then the (1-based) place of the ID in the array $1 */
+    [Q_PROF_LOAD_MANY] = "SELECT a.nick, a.gender, a.face_url, a.signature, a.allow_type, a.location, "
+                         "a.language, a.birthday, a.level, a.role, a.msg_settings, a.forbid, a.custom, "
+                         "a.last_updated, q.i FROM unnest($1::text[]) WITH ORDINALITY AS q(id, i) "
+                         "JOIN account a ON a.id = q.id",
     [Q_PROF_SAVE] = "UPDATE account SET nick = $1, gender = $2, face_url = $3, signature = $4, "
                     "allow_type = $5, location = $6, language = $7, birthday = $8, level = $9, "
                     "role = $10, msg_settings = $11, forbid = $12, custom = $13, "
@@ -118,6 +123,9 @@ static const char* const k_sql[Q_COUNT] = {
     /* one statement, so one snapshot: the account row and its sessions' devices */
     [Q_STATUS_LOAD] = "SELECT status, custom_status, coalesce((SELECT json_agg(device ORDER BY started, token) "
                       "FROM session WHERE user_id = $1)::text, '[]') FROM account WHERE id = $1",
+    [Q_STATUS_LOAD_MANY] = "SELECT a.status, a.custom_status, coalesce((SELECT json_agg(device ORDER BY started, "
+                           "token) FROM session WHERE user_id = a.id)::text, '[]'), q.i "
+                           "FROM unnest($1::text[]) WITH ORDINALITY AS q(id, i) JOIN account a ON a.id = q.id",
     [Q_STATUS_SET] = "UPDATE account SET status = CASE WHEN $2::int < 0 THEN status ELSE $2::int END, "
                      "custom_status = $3 WHERE id = $1",
     [Q_STATUS_SET_TYPE] = "UPDATE account SET status = $2 WHERE id = $1",
@@ -809,19 +817,11 @@ static int load_custom(tr_profile* p, const char* text) {
     return TR_OK;
 }
 
-static int pg_profile_load(tr_store* base, const char* id, tr_profile* out) {
-    pg_store* st = PG(base);
-    tr_profile_init(out, id);
-    const char* p[1] = {id};
-    PGresult* r = run(st, Q_PROF_LOAD, 1, p);
-    if (!r) return TR_EIO;
-    if (PQntuples(r) == 0) {
-        PQclear(r);
-        return TR_NOTFOUND;
-    }
+/* Fill out (initialized) from row `row` of r (Q_PROF_LOAD's columns); cleared on failure. */
+static int fill_profile(const PGresult* r, int row, tr_profile* out) {
     int res = TR_OK;
     for (int f = 0; f < TR_F_COUNT; f++) {
-        const char* v = PQgetvalue(r, 0, f);
+        const char* v = PQgetvalue(r, row, f);
         if (tr_fields[f].is_string) {
             if (!(out->str[f] = strdup(v))) res = TR_ENOMEM;
         } else {
@@ -829,10 +829,83 @@ static int pg_profile_load(tr_store* base, const char* id, tr_profile* out) {
             out->num[f] = n < 0 ? 0 : n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
         }
     }
-    if (res == TR_OK) res = load_custom(out, PQgetvalue(r, 0, TR_F_COUNT));
-    out->last_updated = strtoll(PQgetvalue(r, 0, TR_F_COUNT + 1), NULL, 10);
-    PQclear(r);
+    if (res == TR_OK) res = load_custom(out, PQgetvalue(r, row, TR_F_COUNT));
+    out->last_updated = strtoll(PQgetvalue(r, row, TR_F_COUNT + 1), NULL, 10);
     if (res != TR_OK) tr_profile_clear(out);
+    return res;
+}
+
+static int pg_profile_load(tr_store* base, const char* id, tr_profile* out) {
+    pg_store* st = PG(base);
+    tr_profile_init(out, id);
+    const char* p[1] = {id};
+    PGresult* r = run(st, Q_PROF_LOAD, 1, p);
+    if (!r) return TR_EIO;
+    int res = PQntuples(r) == 0 ? TR_NOTFOUND : fill_profile(r, 0, out);
+    PQclear(r);
+    return res;
+}
+
+/* The text form of a text[] holding ids: {"a","b"} with '"' and '\\' escaped; NULL: no memory. */
+static char* text_array(const char* const* ids, size_t n) {
+    size_t len = 3;
+    for (size_t i = 0; i < n; i++) len += 2 * strlen(ids[i]) + 3;
+    char* a = malloc(len);
+    if (!a) return NULL;
+    char* w = a;
+    *w++ = '{';
+    for (size_t i = 0; i < n; i++) {
+        if (i) *w++ = ',';
+        *w++ = '"';
+        for (const char* c = ids[i]; *c; c++) {
+            if (*c == '"' || *c == '\\') *w++ = '\\';
+            *w++ = *c;
+        }
+        *w++ = '"';
+    }
+    *w++ = '}';
+    *w = '\0';
+    return a;
+}
+
+/* Run q (a *_MANY query) for ids; its last column is the 1-based place of the row's ID. */
+static PGresult* run_many(pg_store* st, int q, const char* const* ids, size_t n) {
+    char* arr = text_array(ids, n);
+    if (!arr) {
+        snprintf(st->err, sizeof st->err, "out of memory");
+        return NULL;
+    }
+    const char* p[1] = {arr};
+    PGresult* r = run(st, q, 1, p);
+    free(arr);
+    return r;
+}
+
+/* The index into ids of row `row` of a *_MANY result (n when out of range). */
+static size_t many_index(const PGresult* r, int row, size_t n) {
+    long long i = strtoll(PQgetvalue(r, row, PQnfields(r) - 1), NULL, 10);
+    return i >= 1 && (unsigned long long)i <= n ? (size_t)(i - 1) : n;
+}
+
+static int pg_profile_load_many(tr_store* base, const char* const* ids, size_t n, tr_profile* out, bool* found) {
+    pg_store* st = PG(base);
+    for (size_t i = 0; i < n; i++) {
+        tr_profile_init(&out[i], ids[i]);
+        found[i] = false;
+    }
+    if (n == 0) return TR_OK;
+    PGresult* r = run_many(st, Q_PROF_LOAD_MANY, ids, n);
+    if (!r) return TR_EIO;
+    int res = TR_OK;
+    for (int row = 0; res == TR_OK && row < PQntuples(r); row++) {
+        size_t i = many_index(r, row, n);
+        if (i == n || found[i]) continue;
+        res = fill_profile(r, row, &out[i]);
+        found[i] = res == TR_OK;
+    }
+    PQclear(r);
+    if (res != TR_OK)
+        for (size_t i = 0; i < n; i++) tr_profile_clear(&out[i]);
     return res;
 }
 
@@ -869,21 +942,11 @@ static int pg_profile_save(tr_store* base, const tr_profile* p) {
 
 /* ---- status and sessions --------------------------------------------------------- */
 
-static int pg_status_load(tr_store* base, const char* id, tr_status* out) {
-    pg_store* st = PG(base);
-    memset(out, 0, sizeof *out);
-    snprintf(out->id, sizeof out->id, "%s", id);
-    const char* p[1] = {id};
-    PGresult* r = run(st, Q_STATUS_LOAD, 1, p);
-    if (!r) return TR_EIO;
-    if (PQntuples(r) == 0) {
-        PQclear(r);
-        return TR_NOTFOUND;
-    }
-    out->type = atoi(PQgetvalue(r, 0, 0));
-    out->custom = strdup(PQgetvalue(r, 0, 1));
-    json_t* devs = json_loads(PQgetvalue(r, 0, 2), 0, NULL);
-    PQclear(r);
+/* Fill out (its id set, the rest zero) from row `row` of r (Q_STATUS_LOAD's columns); cleared on failure. */
+static int fill_status(const PGresult* r, int row, tr_status* out) {
+    out->type = atoi(PQgetvalue(r, row, 0));
+    out->custom = strdup(PQgetvalue(r, row, 1));
+    json_t* devs = json_loads(PQgetvalue(r, row, 2), 0, NULL);
     int res = out->custom ? TR_OK : TR_ENOMEM;
     size_t n = json_array_size(devs);
     if (res == TR_OK && n > 0 && !(out->devices = calloc(n, sizeof(char*)))) res = TR_ENOMEM;
@@ -901,6 +964,41 @@ static int pg_status_load(tr_store* base, const char* id, tr_status* out) {
     else if (out->type == kTIMUserStatusType_Online || out->type <= 0 || out->type > 3)
         out->type = kTIMUserStatusType_UnLogined;
     return TR_OK;
+}
+
+static int pg_status_load(tr_store* base, const char* id, tr_status* out) {
+    pg_store* st = PG(base);
+    memset(out, 0, sizeof *out);
+    snprintf(out->id, sizeof out->id, "%s", id);
+    const char* p[1] = {id};
+    PGresult* r = run(st, Q_STATUS_LOAD, 1, p);
+    if (!r) return TR_EIO;
+    int res = PQntuples(r) == 0 ? TR_NOTFOUND : fill_status(r, 0, out);
+    PQclear(r);
+    return res;
+}
+
+static int pg_status_load_many(tr_store* base, const char* const* ids, size_t n, tr_status* out, bool* found) {
+    pg_store* st = PG(base);
+    memset(out, 0, n * sizeof *out);
+    for (size_t i = 0; i < n; i++) {
+        snprintf(out[i].id, sizeof out[i].id, "%s", ids[i]);
+        found[i] = false;
+    }
+    if (n == 0) return TR_OK;
+    PGresult* r = run_many(st, Q_STATUS_LOAD_MANY, ids, n);
+    if (!r) return TR_EIO;
+    int res = TR_OK;
+    for (int row = 0; res == TR_OK && row < PQntuples(r); row++) {
+        size_t i = many_index(r, row, n);
+        if (i == n || found[i]) continue;
+        res = fill_status(r, row, &out[i]);
+        found[i] = res == TR_OK;
+    }
+    PQclear(r);
+    if (res != TR_OK)
+        for (size_t i = 0; i < n; i++) tr_status_clear(&out[i]);
+    return res;
 }
 
 static int pg_status_set(tr_store* base, const char* id, int type, const char* custom) {
@@ -1201,6 +1299,8 @@ static const struct tr_store_ops k_pg_ops = {
     .profile_load = pg_profile_load,
     .profile_save = pg_profile_save,
     .status_load = pg_status_load,
+    .profile_load_many = pg_profile_load_many,
+    .status_load_many = pg_status_load_many,
     .status_set = pg_status_set,
     .session_add = pg_session_add,
     .session_remove = pg_session_remove,

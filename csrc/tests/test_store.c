@@ -24,6 +24,8 @@
 #include <stdbool.h>
 
 #include "th_util.h"
+#include "tr_internal.h"
+#include "th_store_many.h"
 
 #define APPID 1406
 
@@ -680,6 +682,24 @@ static void test_bad_snapshots(const char* dir, const char* cfg) {
     tu_ev_free(&ev_self);
 }
 
+/* profile_load_many and status_load_many on SQLite, on disk and in memory */
+static void test_load_many(const char* base) {
+    char dir[4096], err[TR_REASON_SIZE] = "";
+    snprintf(dir, sizeof dir, "%s/many", base);
+    tr_store_config on_disk = {.dir = dir}, in_memory = {0};
+    const tr_store_config* cfgs[] = {&on_disk, &in_memory};
+    for (size_t i = 0; i < 2; i++) {
+        tr_store* st = NULL;
+        CHECK_INT(tr_store_open(&st, APPID + 1, cfgs[i], err, sizeof err), TR_OK);
+        if (!st) {
+            fprintf(stderr, "cannot open: %s\n", err);
+            continue;
+        }
+        th_check_load_many(st);
+        tr_store_close(st);
+    }
+}
+
 int main(int argc, char** argv) {
     if (argc >= 3) return child_main(argv[1], argv[2]);
     umask(022);
@@ -700,6 +720,7 @@ int main(int argc, char** argv) {
         test_group_commit(gdir);
     }
     test_in_memory();
+    test_load_many(base);
     test_bad_path(base);
     test_unsafe_paths(base);
 

@@ -27,6 +27,7 @@
 
 #include "th_util.h"
 #include "tr_internal.h"
+#include "th_store_many.h"
 
 static const char* g_url;     /* TIMREF_TEST_PG_URL */
 static const char* g_dir;     /* TIMREF_TEST_PG_DIR */
@@ -334,6 +335,8 @@ static void test_ops(void) {
         CHECK_INT(tr_store_account_exists(st, "from-other"), TR_OK);
         tr_store_close(other);
     }
+    /* many profiles and statuses in one round trip */
+    th_check_load_many(st);
     tr_store_close(st);
 }
 
