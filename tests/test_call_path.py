@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from tim_py import _decode
 from tim_py._core import _KEY_PROFILE_IDS, profile_request
 from tim_py.fields import CUSTOM_KEY, CUSTOM_VALUE, FIELDS, profiles_from_json, profiles_from_text
+from tim_py.errors import ProfileError
 from tim_py.types import Profile
 
 APP = 1400000001
@@ -159,3 +160,72 @@ async def test_get_user_profile_gives_the_generic_decoding_of_the_same_answer(tm
         futs = [tim.get_user_profile([u]) for u in ["bob", "ann"] * 50]
         results = await asyncio.gather(*futs)
         assert [r[0].user_id for r in results] == ["bob", "ann"] * 50
+
+
+# ---- order, under a stream of calls ------------------------------------------------------------------
+
+def _mixed_stream(tim, resolved, seen_events):
+    """Gets (single, of 100, of an account that does not exist: an error) interleaved with profile
+    changes, each future noting when it resolves and how many events its client had delivered by
+    then."""
+    futs = []
+    for i in range(300):
+        if i % 50 == 25:
+            f = tim.update_my_profile(nick=f"n{i}")
+        elif i % 10 == 3:
+            f = tim.get_user_profile([f"u{k:03d}" for k in range(100)])
+        elif i % 10 == 7:
+            f = tim.get_user_profile(["nobody"])
+        else:
+            f = tim.get_user_profile([f"u{i % 100:03d}"])
+        f.add_done_callback(lambda _f, i=i: resolved.append((i, len(seen_events))))
+        futs.append(f)
+    return futs
+
+
+def _check_stream(futs_results, resolved, seen_events):
+    assert [i for i, _ in resolved] == list(range(300)), "futures resolved out of call order"
+    for i, delivered in resolved:
+        if i % 50 == 25:  # each change's own event came before the change completed
+            assert any(e.data[0].nick == f"n{i}" for e in seen_events[:delivered])
+    for i, r in enumerate(futs_results):
+        if i % 50 == 25:
+            assert r.nick == f"n{i}"
+        elif i % 10 == 3:
+            assert [p.user_id for p in r] == [f"u{k:03d}" for k in range(100)]
+        elif i % 10 == 7:  # its own error, among successes
+            assert isinstance(r, ProfileError) and r.code == 40003
+        else:
+            assert [p.user_id for p in r] == [f"u{i % 100:03d}"]
+
+
+async def test_asyncio_calls_resolve_in_order_with_their_events_first():
+    from tim_py import EVENT
+    from tim_py.aio import AsyncTIM
+
+    async with AsyncTIM(APP) as tim:
+        await tim.admin.import_accounts([f"u{k:03d}" for k in range(100)])
+        await tim.login("u000", "sig")
+        seen, resolved = [], []
+        tim.on(EVENT.PROFILE_UPDATED, seen.append)
+        futs = _mixed_stream(tim, resolved, seen)
+        results = await asyncio.gather(*futs, return_exceptions=True)
+        _check_stream(results, resolved, seen)
+
+
+def test_futures_calls_resolve_in_order_with_their_events_first():
+    # the exact check of "events first": a concurrent future runs its done-callbacks inside
+    # set_result, on the dispatcher, so each one sees the events delivered before it resolved
+    # (asyncio schedules them, and the count above may include a few later ones)
+    import concurrent.futures
+
+    from tim_py import EVENT, TIM
+
+    with TIM(APP) as tim:
+        tim.admin.import_accounts([f"u{k:03d}" for k in range(100)]).result()
+        tim.login("u000", "sig").result()
+        seen, resolved = [], []
+        tim.on(EVENT.PROFILE_UPDATED, seen.append)
+        futs = _mixed_stream(tim, resolved, seen)
+        concurrent.futures.wait(futs)
+        _check_stream([f.exception() or f.result() for f in futs], resolved, seen)
