@@ -79,6 +79,8 @@
     EVENT(REQ, TIMSetUserInfoChangedCallback, TIMUserInfoChangedCallback)                          \
     EVENT(OPT, TIMSetKickedOfflineCallback, TIMKickedOfflineCallback)                              \
     ASYNC(OPT, TIMRefAdminRequest, (const char* api, const char* json_body, ), (api, json_body, )) \
-    SYNC(OPT, const char*, const char*, TIMRefGetLastError, (void), (), "")
+    SYNC(OPT, const char*, const char*, TIMRefGetLastError, (void), (), "")                        \
+    SYNC(OPT, int, int, TIMRefRemoveWorld, (uint64_t sdk_app_id, const char* json_config),          \
+         (sdk_app_id, json_config), TP_ERR_UNSUPPORTED)
 
 #endif

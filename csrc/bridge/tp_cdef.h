@@ -107,8 +107,8 @@ void tp_set_event_callbacks(int on);
  * function takes (TIMCommCallback cb, const void* user_data), the wrapper takes a token instead:
  * the call's callback queues a TP_KIND_CALL item carrying that token, so the completion comes
  * back through tp_drain.  TIMGetLoginStatus's enum is returned as an int.  When the current
- * library lacks an optional function, tp_TIMRefAdminRequest returns TP_ERR_UNSUPPORTED and
- * tp_TIMRefGetLastError returns "".
+ * library lacks an optional function, tp_TIMRefAdminRequest and tp_TIMRefRemoveWorld return
+ * TP_ERR_UNSUPPORTED and tp_TIMRefGetLastError returns "".
  */
 int tp_TIMInit(uint64_t sdk_app_id, const char* json_sdk_config);
 int tp_TIMUninit(void);
@@ -128,3 +128,4 @@ int tp_TIMSubscribeUserInfo(const char* json, uint64_t token);
 int tp_TIMUnsubscribeUserInfo(const char* json, uint64_t token);
 int tp_TIMRefAdminRequest(const char* api, const char* json_body, uint64_t token);
 const char* tp_TIMRefGetLastError(void);
+int tp_TIMRefRemoveWorld(uint64_t sdk_app_id, const char* json_config);

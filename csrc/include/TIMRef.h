@@ -92,6 +92,31 @@ TIM_DECL int TIMRefAdminRequest(const char* api, const char* json_body, TIMCommC
 enum { TIMREF_WORLD_IMPORT_MAX_LEN = 256 * 1024 * 1024 };
 
 /* ---------------------------------------------------------------------------
+ * Removing a world
+ * ------------------------------------------------------------------------- */
+
+/*
+ * Remove the world of sdk_app_id entirely: every account, profile, status,
+ * session and event of it.  json_config is a config as TIMInit takes it (other
+ * keys are ignored): with timref_config_store_url, the app's schema
+ * timref_<sdk_app_id> and its row in the registry timref.app are dropped in one
+ * transaction, serialized with a TIMInit of the same app (which then makes a
+ * new, empty world); else, with sdk_config_config_file_path, the app's store
+ * files in that directory (timref-<sdk_app_id>.*) are removed.
+ *
+ * Synchronous; needs no TIMInit.  Returns TIM_SUCC (also when there was no such
+ * world) or TIM_ERR_PARAM with the reason in TIMRefGetLastError (which names a
+ * PostgreSQL server as host:port/dbname, never with its password): a config
+ * that names no store, a value of the wrong kind, an unreachable server, or a
+ * world that some process has open (TIMInit without TIMUninit), this one or
+ * another, on any host; a process with a live session has its world open.
+ * Simulated sessions (ref/set_user_status) belong to no process and go with
+ * the world.  A process whose connection to the server is down holds nothing
+ * meanwhile: its world can be removed under it, and its calls then fail.
+ */
+TIM_DECL int TIMRefRemoveWorld(uint64_t sdk_app_id, const char* json_config);
+
+/* ---------------------------------------------------------------------------
  * Why a call was refused
  * ------------------------------------------------------------------------- */
 

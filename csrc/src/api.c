@@ -217,3 +217,22 @@ TIM_DECL int TIMRefAdminRequest(const char* api, const char* json_body, TIMCommC
     tr_submit(j);
     return TIM_SUCC;
 }
+
+TIM_DECL int TIMRefRemoveWorld(uint64_t sdk_app_id, const char* json_config) {
+    if (!json_config || !*json_config)
+        return tr_refuse(TIM_ERR_PARAM, "TIMRefRemoveWorld: the config is %s (it names the store)",
+                         json_config ? "\"\"" : "NULL");
+    size_t len = strnlen(json_config, (size_t)TR_MAX_JSON_LEN + 1);
+    if (len > TR_MAX_JSON_LEN)
+        return tr_refuse(TIM_ERR_PARAM, "TIMRefRemoveWorld config: longer than %d bytes", TR_MAX_JSON_LEN);
+    json_t* cfg = NULL;
+    int rc = tr_json_parse(json_config, len, TR_JSON_OBJECT, &cfg);
+    if (rc != TIM_SUCC) {
+        char why[TR_REASON_SIZE];
+        snprintf(why, sizeof why, "%s", TIMRefGetLastError());
+        return tr_refuse(rc, "TIMRefRemoveWorld config: %s", why);
+    }
+    rc = tr_world_remove(sdk_app_id, cfg);
+    json_decref(cfg);
+    return rc;
+}

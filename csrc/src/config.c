@@ -73,8 +73,10 @@ static int read_allowed_keys(const json_t* cfg) {
 /* The longest URI taken (a libpq URI is short; this bounds what is parsed and kept). */
 #define STORE_URL_MAX 4096
 
-/* timref_config_store_url: a postgresql:// or postgres:// URI (checked by the engine when it opens). */
-static int read_store_url(const json_t* cfg) {
+/* timref_config_store_url: a postgresql:// or postgres:// URI (checked by the engine when it
+ * opens); *url points into cfg, NULL when absent. */
+static int store_url(const json_t* cfg, const char** url) {
+    *url = NULL;
     const json_t* v = json_object_get(cfg, kTIMRefConfigStoreUrl);
     if (!v || json_is_null(v)) return TIM_SUCC;
     const char* must = "a PostgreSQL connection URI (postgresql://user:password@host:port/dbname)";
@@ -86,7 +88,25 @@ static int read_store_url(const json_t* cfg) {
     if (n > STORE_URL_MAX)
         return tr_refuse(TIM_ERR_PARAM, "TIMInit config: %s is longer than %d bytes", kTIMRefConfigStoreUrl,
                          STORE_URL_MAX);
-    return (g_store_url = strdup(s)) ? TIM_SUCC : tr_refuse_oom();
+    *url = s;
+    return TIM_SUCC;
+}
+
+static int read_store_url(const json_t* cfg) {
+    const char* url;
+    int rc = store_url(cfg, &url);
+    if (rc != TIM_SUCC || !url) return rc;
+    return (g_store_url = strdup(url)) ? TIM_SUCC : tr_refuse_oom();
+}
+
+int tr_config_store(const json_t* cfg, tr_store_config* out) {
+    out->dir = out->url = NULL;
+    int rc = read_string(cfg, kTIMSdkConfigConfigFilePath, "a string (a directory)", false, NULL);
+    if (rc == TIM_SUCC) rc = store_url(cfg, &out->url);
+    /* With a URI, the directory is no store (as in tr_init_on_logic). */
+    const char* dir = json_string_value(json_object_get(cfg, kTIMSdkConfigConfigFilePath));
+    if (rc == TIM_SUCC && !out->url && dir && dir[0]) out->dir = dir;
+    return rc;
 }
 
 /* Read the config object into tr_g; TIM_ERR_PARAM on a value of the wrong kind. */

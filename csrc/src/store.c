@@ -18,6 +18,11 @@ int tr_store_open(tr_store** out, uint64_t app_id, const tr_store_config* cfg, c
     return tr_store_sqlite_open(out, app_id, cfg->dir, err, errlen);
 }
 
+int tr_store_remove(uint64_t app_id, const tr_store_config* cfg, char* err, size_t errlen) {
+    if (cfg->url) return tr_store_pg_remove(app_id, cfg->url, err, errlen);
+    return tr_store_sqlite_remove(app_id, cfg->dir, err, errlen);
+}
+
 /*
  * The one path after a commit: when the transaction added change events, the
  * feed of this process is marked (it delivers them, and forgets the changed

@@ -106,6 +106,18 @@ typedef struct tr_store_config {
  */
 int tr_store_open(tr_store** out, uint64_t app_id, const tr_store_config* cfg, char* err, size_t errlen);
 
+/*
+ * Remove the world of app_id that cfg names, entirely (store.c chooses the
+ * engine like tr_store_open): on PostgreSQL its schema and its row in the
+ * registry, on SQLite its files in the directory.  Refused (TR_EIO, err says
+ * why) while any process, this one included, has the world open: every open
+ * store holds an open lock that removing takes exclusively (a live session's
+ * process has the world open).  Simulated sessions hold nothing and go with
+ * the world.  TR_OK also when there was no such world.  cfg->dir and cfg->url
+ * both NULL (a store in memory) is the caller's refusal, not this one's.
+ */
+int tr_store_remove(uint64_t app_id, const tr_store_config* cfg, char* err, size_t errlen);
+
 /* ---- the engine's operations --------------------------------------------------------- */
 
 /*
@@ -308,6 +320,9 @@ struct tr_store_ops {
 int tr_store_sqlite_open(tr_store** out, uint64_t app_id, const char* dir, char* err, size_t errlen);
 /* url: a libpq connection URI; err never holds its password (store_pg.c). */
 int tr_store_pg_open(tr_store** out, uint64_t app_id, const char* url, char* err, size_t errlen);
+/* The engines' tr_store_remove. */
+int tr_store_sqlite_remove(uint64_t app_id, const char* dir, char* err, size_t errlen);
+int tr_store_pg_remove(uint64_t app_id, const char* url, char* err, size_t errlen);
 
 /* ---- what the code above calls ---------------------------------------------------- */
 

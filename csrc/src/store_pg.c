@@ -86,6 +86,14 @@ static const char* const k_conn_defaults[][2] = {
  * (the one-argument form: it never meets the two-argument locks of the apps). */
 #define SCHEMA_LOCK "7310611"
 
+/* The second key of the session-level lock (lock key, OPEN_LOCK) that the logic
+ * connection of every process with the world open holds shared; removing the world
+ * (tr_store_pg_remove) takes it exclusively, so it fails while any process has the
+ * world open.  Apart from the writers' 0 and the slots' slot + 1 (>= 1). */
+#define OPEN_LOCK "-1"
+/* The same key as pg_locks shows it (objid, an oid: -1 as unsigned 32 bits). */
+#define OPEN_LOCK_OBJID "4294967295"
+
 enum {
     Q_ACC_INSERT, Q_ACC_EXISTS, Q_ACC_DELETE, Q_ACC_DEL_SIM, Q_ACC_KICK, Q_KICK_SESSIONS, Q_ACC_KICKED,
     Q_ACC_LIST, Q_ACC_COUNT,
@@ -394,6 +402,12 @@ static PGconn* connect_one(pg_store* st, bool prepare) {
         ok = PQsendPrepare(c, name, k_sql[i], 0, NULL) && (r = collect(st, c, &lost)) != NULL;
         PQclear(r);
     }
+    if (ok && prepare && st->lock_key > 0) { /* the logic connection: this process has the world open */
+        char sql[96];
+        snprintf(sql, sizeof sql, "SELECT pg_advisory_lock_shared(%d, " OPEN_LOCK ")", st->lock_key);
+        ok = (r = run_text(st, c, sql, &lost)) != NULL;
+        PQclear(r);
+    }
     if (!ok) {
         PQfinish(c);
         return NULL;
@@ -543,10 +557,13 @@ static int prepare_schema(pg_store* st, char* err, size_t errlen) {
     }
     for (int v = version; v > 0 && v < SCHEMA_VERSION; v++)
         if (k_upgrade[v] && run_cmd(st, k_upgrade[v]) != TR_OK) goto fail;
+    /* The open lock, taken while the schema lock is held: no removal can come between
+     * this transaction and the logic connection's own open lock (tr_store_pg_open). */
     snprintf(sql, sizeof sql,
              "INSERT INTO meta(key, value) VALUES ('schema_version', '%d') "
-             "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value; COMMIT",
-             SCHEMA_VERSION);
+             "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value; "
+             "SELECT pg_advisory_lock_shared(%d, " OPEN_LOCK "); COMMIT",
+             SCHEMA_VERSION, st->lock_key);
     if (run_cmd(st, k_schema) != TR_OK || run_cmd(st, sql) != TR_OK) goto fail;
     return TR_OK;
 fail:
@@ -556,21 +573,27 @@ fail:
     return TR_EIO;
 }
 
-int tr_store_pg_open(tr_store** out, uint64_t app_id, const char* url, char* err, size_t errlen) {
-    *out = NULL;
+/* A store of app_id at url, not connected yet; NULL with err set. */
+static pg_store* pg_new(uint64_t app_id, const char* url, char* err, size_t errlen) {
     pg_store* st = calloc(1, sizeof *st);
-    if (!st) return snprintf(err, errlen, "out of memory"), TR_ENOMEM;
+    if (!st) return snprintf(err, errlen, "out of memory"), NULL;
     st->base.ops = &k_pg_ops;
     st->base.shared = true;
     st->app_id = app_id;
     st->epfd = st->timerfd = st->wsock = -1;
     snprintf(st->schema, sizeof st->schema, "timref_%" PRIu64, app_id);
     snprintf(st->sql_setup, sizeof st->sql_setup, "SET search_path = %s; %s", st->schema, SESSION_SETUP);
-    int rc = parse_url(st, url, err, errlen);
-    if (rc != TR_OK) {
+    if (parse_url(st, url, err, errlen) != TR_OK) {
         pg_close(&st->base);
-        return rc;
+        return NULL;
     }
+    return st;
+}
+
+int tr_store_pg_open(tr_store** out, uint64_t app_id, const char* url, char* err, size_t errlen) {
+    *out = NULL;
+    pg_store* st = pg_new(app_id, url, err, errlen);
+    if (!st) return TR_EIO;
     /* The schema first (search_path names it; statements are prepared against it after). */
     st->conn = connect_one(st, false);
     if (!st->conn) {
@@ -582,8 +605,10 @@ int tr_store_pg_open(tr_store** out, uint64_t app_id, const char* url, char* err
         pg_close(&st->base);
         return TR_EIO;
     }
-    PQfinish(st->conn);
+    /* The first connection keeps its open lock until the logic connection holds its own. */
+    PGconn* first = st->conn;
     st->conn = connect_one(st, true);
+    PQfinish(first);
     if (!st->conn) {
         snprintf(err, errlen, "%s", st->err);
         pg_close(&st->base);
@@ -596,6 +621,80 @@ int tr_store_pg_open(tr_store** out, uint64_t app_id, const char* url, char* err
     st->prune_mark = st->last_event + EVENT_PRUNE_STEP;
     *out = &st->base;
     return TR_OK;
+}
+
+/*
+ * Remove the world of app_id: its schema and its row in timref.app, in one
+ * transaction under the schema lock (a TIMInit of the same app waits for it,
+ * then makes a new world).  Refused while any process holds the world's open
+ * lock (it has the world open, so its live sessions too); nothing to do when
+ * there is no such world.
+ */
+int tr_store_pg_remove(uint64_t app_id, const char* url, char* err, size_t errlen) {
+    pg_store* st = pg_new(app_id, url, err, errlen);
+    if (!st) return TR_EIO;
+    int rc = TR_EIO;
+    char sql[512];
+    bool lost = false;
+    PGresult* r = NULL;
+    if (!(st->conn = connect_one(st, false))) goto fail;
+    snprintf(sql, sizeof sql,
+             "BEGIN; SELECT pg_advisory_xact_lock(" SCHEMA_LOCK ");"
+             "SELECT to_regclass('timref.app') IS NOT NULL, to_regnamespace('%s') IS NOT NULL",
+             st->schema);
+    if (!(r = run_text(st, st->conn, sql, &lost)) || PQntuples(r) != 1) goto fail;
+    bool registry = PQgetvalue(r, 0, 0)[0] == 't', schema = PQgetvalue(r, 0, 1)[0] == 't';
+    PQclear(r);
+    r = NULL;
+    if (registry) {
+        snprintf(sql, sizeof sql, "SELECT lock_key FROM timref.app WHERE app_id = %" PRIu64, app_id);
+        if (!(r = run_text(st, st->conn, sql, &lost))) goto fail;
+        st->lock_key = PQntuples(r) == 1 ? atoi(PQgetvalue(r, 0, 0)) : 0;
+        PQclear(r);
+        r = NULL;
+    }
+    if (st->lock_key > 0) {
+        snprintf(sql, sizeof sql,
+                 "SELECT pg_try_advisory_xact_lock(%d, " OPEN_LOCK "), (SELECT count(DISTINCT pid) "
+                 "FROM pg_catalog.pg_locks WHERE locktype = 'advisory' AND classid = %d AND objid = " OPEN_LOCK_OBJID
+                 " AND objsubid = 2 AND granted AND database = (SELECT oid FROM pg_catalog.pg_database "
+                 "WHERE datname = current_database()))",
+                 st->lock_key, st->lock_key);
+        if (!(r = run_text(st, st->conn, sql, &lost)) || PQntuples(r) != 1) goto fail;
+        if (PQgetvalue(r, 0, 0)[0] != 't') {
+            long n = strtol(PQgetvalue(r, 0, 1), NULL, 10);
+            snprintf(err, errlen,
+                     "cannot remove the world of app %" PRIu64 " at %s: %ld process%s %s it open "
+                     "(TIMUninit first)",
+                     app_id, st->where, n, n == 1 ? "" : "es", n == 1 ? "has" : "have");
+            PQclear(r);
+            run_cmd(st, "ROLLBACK");
+            pg_close(&st->base);
+            return TR_EIO;
+        }
+        PQclear(r);
+        r = NULL;
+    }
+    if (schema) {
+        snprintf(sql, sizeof sql, "DROP SCHEMA %s CASCADE", st->schema);
+        if (run_cmd(st, sql) != TR_OK) goto fail;
+    }
+    if (registry) {
+        snprintf(sql, sizeof sql, "DELETE FROM timref.app WHERE app_id = %" PRIu64, app_id);
+        if (run_cmd(st, sql) != TR_OK) goto fail;
+    }
+    if (!(r = run_text(st, st->conn, "COMMIT", &lost)) || strcmp(PQcmdStatus(r), "COMMIT") != 0) goto fail;
+    rc = TR_OK;
+    PQclear(r);
+    pg_close(&st->base);
+    return rc;
+fail:
+    PQclear(r);
+    snprintf(err, errlen, "cannot remove the world of app %" PRIu64 ": %s", app_id, st->err);
+    if (st->conn && PQstatus(st->conn) == CONNECTION_OK && PQtransactionStatus(st->conn) != PQTRANS_IDLE)
+        run_cmd(st, "ROLLBACK");
+    pg_close(&st->base);
+    return TR_EIO;
 }
 
 static void pg_close(tr_store* base) {

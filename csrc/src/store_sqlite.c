@@ -251,6 +251,17 @@ static int check_dir(const char* dir, char* err, size_t errlen) {
     return 0;
 }
 
+/* The store's files in its directory: timref-<app_id> and these endings (SQLite's own
+ * beside the database: DB_FILE "-wal" and DB_FILE "-shm"). */
+#define DB_FILE ".db"
+#define NOTIFY_FILE ".notify"
+#define LOCK_FILE ".locks"
+
+/* The byte of the lock file on which every process with the store open holds a read lock
+ * (the slots are bytes 0, 1, ...; far below this); removing the store (tr_store_sqlite_remove)
+ * takes a write lock on the whole file, so it fails while any process has the store open. */
+#define OPEN_BYTE ((off_t)INT32_MAX)
+
 static void sq_close(tr_store* base);
 static int64_t sq_event_last(tr_store* base);
 
@@ -276,7 +287,7 @@ int tr_store_sqlite_open(tr_store** out, uint64_t app_id, const char* dir, char*
             free(st);
             return snprintf(err, errlen, "out of memory"), TR_ENOMEM;
         }
-        snprintf(st->path, n, "%s/timref-%" PRIu64 ".db", dir, app_id);
+        snprintf(st->path, n, "%s/timref-%" PRIu64 DB_FILE, dir, app_id);
         /* Create the file ourselves, private, refusing to follow a planted link. */
         int fd = open_private(st->path, err, errlen);
         if (fd < 0 || check_sidecar(st->path, "-wal", err, errlen) != 0 ||
@@ -293,7 +304,7 @@ int tr_store_sqlite_open(tr_store** out, uint64_t app_id, const char* dir, char*
             free(st);
             return snprintf(err, errlen, "out of memory"), TR_ENOMEM;
         }
-        snprintf(st->notify_path, n, "%s/timref-%" PRIu64 ".notify", dir, app_id);
+        snprintf(st->notify_path, n, "%s/timref-%" PRIu64 NOTIFY_FILE, dir, app_id);
         st->notify_fd = open_private(st->notify_path, err, errlen);
         if (st->notify_fd < 0) {
             free(st->notify_path);
@@ -303,12 +314,23 @@ int tr_store_sqlite_open(tr_store** out, uint64_t app_id, const char* dir, char*
         }
         char* lock_path = malloc(n);
         if (lock_path) {
-            snprintf(lock_path, n, "%s/timref-%" PRIu64 ".locks", dir, app_id);
+            snprintf(lock_path, n, "%s/timref-%" PRIu64 LOCK_FILE, dir, app_id);
             st->lock_fd = open_private(lock_path, err, errlen);
             free(lock_path);
         }
+        /* This process has the store open (waiting while a removal is under way); a lock file
+         * that a removal unlinked meanwhile is no store any more. */
+        struct flock fl = {.l_type = F_RDLCK, .l_whence = SEEK_SET, .l_start = OPEN_BYTE, .l_len = 1};
+        struct stat lsb;
+        if (st->lock_fd >= 0 && (fcntl(st->lock_fd, F_OFD_SETLKW, &fl) != 0 || fstat(st->lock_fd, &lsb) != 0 ||
+                                 lsb.st_nlink == 0)) {
+            snprintf(err, errlen, "the store in %s was removed while it was being opened", dir);
+            close(st->lock_fd);
+            st->lock_fd = -1;
+        } else if (!lock_path) {
+            snprintf(err, errlen, "out of memory");
+        }
         if (st->lock_fd < 0) {
-            if (!lock_path) snprintf(err, errlen, "out of memory");
             close(st->notify_fd);
             free(st->notify_path);
             free(st->path);
@@ -364,6 +386,46 @@ int tr_store_sqlite_open(tr_store** out, uint64_t app_id, const char* dir, char*
     st->prune_mark = st->last_event + EVENT_PRUNE_STEP;
     *out = &st->base;
     return TR_OK;
+}
+
+/*
+ * Remove the store of app_id in dir: its files, the lock file last, while this
+ * holds a write lock on the whole lock file, which fails while any process has
+ * the store open (its read lock on OPEN_BYTE; a live session's slot too); an
+ * opener that waited on it finds its lock file unlinked and fails.  Nothing to do
+ * when there is no such store.
+ */
+int tr_store_sqlite_remove(uint64_t app_id, const char* dir, char* err, size_t errlen) {
+    static const char* const k_files[] = {DB_FILE, DB_FILE "-wal", DB_FILE "-shm", NOTIFY_FILE, LOCK_FILE};
+    char path[4200];
+    if (snprintf(path, sizeof path, "%s/timref-%" PRIu64 LOCK_FILE, dir, app_id) >= (int)sizeof path)
+        return snprintf(err, errlen, "the store path is too long"), TR_EIO;
+    int fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 && errno != ENOENT)
+        return snprintf(err, errlen, "cannot remove the store in %s: cannot open %s: %s", dir, path,
+                        strerror(errno)), TR_EIO;
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
+    if (fd >= 0 && fcntl(fd, F_OFD_SETLK, &fl) != 0) {
+        int e = errno;
+        close(fd);
+        if (e == EAGAIN || e == EACCES)
+            return snprintf(err, errlen,
+                            "cannot remove the store of app %" PRIu64 " in %s: a process has it open (TIMUninit first)",
+                            app_id, dir), TR_EIO;
+        return snprintf(err, errlen, "cannot remove the store in %s: cannot lock %s: %s", dir, path, strerror(e)),
+               TR_EIO;
+    }
+    int rc = TR_OK;
+    for (size_t i = 0; i < sizeof k_files / sizeof k_files[0]; i++) {
+        snprintf(path, sizeof path, "%s/timref-%" PRIu64 "%s", dir, app_id, k_files[i]);
+        if (unlink(path) != 0 && errno != ENOENT) { /* the lock file stays: the store is still one */
+            snprintf(err, errlen, "cannot remove %s: %s", path, strerror(errno));
+            rc = TR_EIO;
+            break;
+        }
+    }
+    if (fd >= 0) close(fd);
+    return rc;
 }
 
 static void sq_close(tr_store* base) {

@@ -277,6 +277,12 @@ void tr_job_logout(tr_job* job, tr_result* r);
 /* ---- store.h: the store interface (store.c) and its engines (store_sqlite.c) ---- */
 #include "store.h"
 
+/* The store a TIMInit config names (pointing into cfg; both NULL: in memory); TIM_ERR_PARAM
+ * (refused, the reason set) for a value of the wrong kind.  (config.c) */
+int tr_config_store(const json_t* cfg, tr_store_config* out);
+/* TIMRefRemoveWorld's work, on the caller's thread: TIM_SUCC or refused.  (world.c) */
+int tr_world_remove(uint64_t app_id, const json_t* cfg);
+
 /* ---- profile.c ------------------------------------------------------------ */
 
 /* The profile field table: JSON keys, REST tag, kind and range. */

@@ -100,6 +100,17 @@ static int child_main(const char* mode, const char* dir) {
         CHECK(seen);
         free(go);
         TU_LOGOUT_OK();
+    } else if (!strcmp(mode, "child-hold")) {
+        /* logged in (it says so with <dir>.held) until the parent creates <dir>.go */
+        TU_LOGIN_OK("h1");
+        char *held = NULL, *go = NULL;
+        if (asprintf(&held, "%s.held", dir) < 0 || asprintf(&go, "%s.go", dir) < 0) abort();
+        FILE* f = fopen(held, "w");
+        if (f) fclose(f);
+        for (int w = 0; w < 30000 && access(go, F_OK) != 0; w += 5) th_sleep_ms(5);
+        free(held);
+        free(go);
+        TU_LOGOUT_OK();
     } else if (!strcmp(mode, "child-burst")) {
         /* changes in quick succession, then gone: each must reach the parent with its own state */
         TU_LOGIN_OK("c4");
@@ -682,6 +693,68 @@ static void test_bad_snapshots(const char* dir, const char* cfg) {
     tu_ev_free(&ev_self);
 }
 
+/* How many of the store files of app in dir exist. */
+static int store_files(const char* dir, unsigned app) {
+    static const char* const ends[] = {".db", ".db-wal", ".db-shm", ".notify", ".locks"};
+    int n = 0;
+    for (size_t i = 0; i < sizeof ends / sizeof ends[0]; i++) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s/timref-%u%s", dir, app, ends[i]);
+        n += access(path, F_OK) == 0;
+    }
+    return n;
+}
+
+/* TIMRefRemoveWorld on SQLite: refused while open here or logged in elsewhere; removed; bad configs. */
+static void test_remove(const char* base) {
+    char dir[4096], held[4200], go[4200];
+    snprintf(dir, sizeof dir, "%s/rm", base);
+    snprintf(held, sizeof held, "%s.held", dir);
+    snprintf(go, sizeof go, "%s.go", dir);
+    char* cfg = config_for(dir);
+    CHECK_INT(TIMInit(APPID + 2, cfg), TIM_SUCC); /* another app in the same directory */
+    TIMUninit();
+    CHECK_INT(TIMInit(APPID, cfg), TIM_SUCC);
+    CHECK_INT(TIMRefRemoveWorld(APPID, cfg), TIM_ERR_PARAM);
+    CHECK(strstr(TIMRefGetLastError(), "has it open") != NULL);
+    TIMUninit();
+    CHECK(store_files(dir, APPID) >= 3);
+
+    pid_t pid = tu_spawn_child("child-hold", dir, NULL);
+    for (int w = 0; w < 30000 && access(held, F_OK) != 0; w += 5) th_sleep_ms(5);
+    CHECK(access(held, F_OK) == 0);
+    CHECK_INT(TIMRefRemoveWorld(APPID, cfg), TIM_ERR_PARAM);
+    CHECK(strstr(TIMRefGetLastError(), "has it open") != NULL);
+    FILE* f = fopen(go, "w");
+    if (f) fclose(f);
+    CHECK_INT(tu_wait_child(pid, 30000), 0);
+    CHECK(store_files(dir, APPID) >= 3);
+
+    CHECK_INT(TIMRefRemoveWorld(APPID, cfg), TIM_SUCC);
+    CHECK_INT(store_files(dir, APPID), 0);
+    CHECK(store_files(dir, APPID + 2) >= 3); /* the other app's: untouched */
+    CHECK_INT(TIMRefRemoveWorld(APPID, cfg), TIM_SUCC); /* nothing left: success */
+    /* the next TIMInit makes a new, empty world */
+    CHECK_INT(TIMInit(APPID, cfg), TIM_SUCC);
+    th_call* c = tu_admin("v4/im_open_login_svc/account_check", "{\"CheckItem\":[{\"UserID\":\"h1\"}]}");
+    CHECK(c->json && strstr(c->json, "\"NotImported\"") != NULL); /* the holder's account is gone */
+    th_call_free(c);
+    TIMUninit();
+    CHECK_INT(TIMRefRemoveWorld(APPID, cfg), TIM_SUCC);
+    CHECK_INT(TIMRefRemoveWorld(APPID + 2, cfg), TIM_SUCC);
+    CHECK_INT(store_files(dir, APPID + 2), 0);
+    free(cfg);
+
+    CHECK_INT(TIMRefRemoveWorld(APPID, NULL), TIM_ERR_PARAM);
+    CHECK_INT(TIMRefRemoveWorld(APPID, "[]"), TIM_ERR_JSON);
+    CHECK_INT(TIMRefRemoveWorld(APPID, "{\"sdk_config_log_file_path\":\"/tmp\"}"), TIM_ERR_PARAM);
+    CHECK(strstr(TIMRefGetLastError(), "names no store") != NULL);
+    CHECK_INT(TIMRefRemoveWorld(APPID, "{\"sdk_config_config_file_path\":7}"), TIM_ERR_PARAM);
+    CHECK(strstr(TIMRefGetLastError(), "sdk_config_config_file_path") != NULL);
+    unlink(held);
+    unlink(go);
+}
+
 /* profile_load_many and status_load_many on SQLite, on disk and in memory */
 static void test_load_many(const char* base) {
     char dir[4096], err[TR_REASON_SIZE] = "";
@@ -721,6 +794,7 @@ int main(int argc, char** argv) {
     }
     test_in_memory();
     test_load_many(base);
+    test_remove(base);
     test_bad_path(base);
     test_unsafe_paths(base);
 

@@ -484,6 +484,8 @@ static int child_main(const char* mode, const char* app, const char* id) {
     } else if (!strcmp(mode, "child-die")) {
         fflush(NULL);
         kill(getpid(), SIGKILL);
+    } else if (!strcmp(mode, "child-hold")) {
+        th_sleep_ms(60000); /* logged in until the parent kills it */
     } else if (!strcmp(mode, "child-offline")) {
         /* its TIMInit's sweep ended the session of argv[3], whose process lost its connection */
         TU_EXPECT_STATUS_TYPE(id, kTIMUserStatusType_Offline);
@@ -496,6 +498,95 @@ static int child_main(const char* mode, const char* app, const char* id) {
 }
 
 static tu_ev g_ev;
+
+/* One value from the test cluster (a query of one row, one column), "" when none. */
+static void pg_value(const char* sql, char* out, size_t n) {
+    PGconn* c = PQconnectdb(g_url);
+    PGresult* r = PQexec(c, sql);
+    snprintf(out, n, "%s",
+             PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 && !PQgetisnull(r, 0, 0) ? PQgetvalue(r, 0, 0)
+                                                                                                 : "");
+    PQclear(r);
+    PQfinish(c);
+}
+
+/* Whether the world of app exists: its schema, its row in the registry ("t t" / "f f"). */
+static void world_state(uint64_t app, char* out, size_t n) {
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "SELECT (to_regnamespace('timref_%" PRIu64 "') IS NOT NULL)::text || ' ' || "
+             "(EXISTS (SELECT 1 FROM timref.app WHERE app_id = %" PRIu64 "))::text",
+             app, app);
+    pg_value(sql, out, n);
+}
+
+/* TIMRefRemoveWorld: removed; refused while open here or logged in elsewhere; bad configs. */
+static void test_remove(void) {
+    uint64_t app = g_app_base + 40, other = g_app_base + 41;
+    char app_s[32], state[32], sql[160];
+    snprintf(app_s, sizeof app_s, "%" PRIu64, app);
+    char* cfg = config_url(g_url);
+    /* open here: refused, nothing removed */
+    CHECK_INT(init_app(other), TIM_SUCC);
+    TIMUninit();
+    CHECK_INT(init_app(app), TIM_SUCC);
+    CHECK_INT(TIMRefRemoveWorld(app, cfg), TIM_ERR_PARAM);
+    CHECK(strstr(TIMRefGetLastError(), "1 process has it open") != NULL);
+    NO_SECRET(TIMRefGetLastError(), NULL);
+    TIMUninit();
+    world_state(app, state, sizeof state);
+    CHECK_STR(state, "true true");
+
+    /* a live session in another process: refused; once that process is gone, removed */
+    pid_t pid = tu_spawn_child("child-hold", app_s, "holder");
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM timref_%" PRIu64 ".session", app);
+    char n[16] = "";
+    for (int64_t until = mono_ms() + 20000; mono_ms() < until && strcmp(n, "1") != 0; th_sleep_ms(20))
+        pg_value(sql, n, sizeof n);
+    CHECK_STR(n, "1");
+    CHECK_INT(TIMRefRemoveWorld(app, cfg), TIM_ERR_PARAM);
+    CHECK(strstr(TIMRefGetLastError(), "has it open") != NULL);
+    world_state(app, state, sizeof state);
+    CHECK_STR(state, "true true");
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    /* the server ends the killed process's backend, and its locks, when it sees the socket closed */
+    int rc = TIM_ERR_PARAM;
+    for (int64_t until = mono_ms() + 10000; mono_ms() < until && rc != TIM_SUCC; th_sleep_ms(50))
+        rc = TIMRefRemoveWorld(app, cfg);
+    CHECK_INT(rc, TIM_SUCC);
+    world_state(app, state, sizeof state);
+    CHECK_STR(state, "false false");
+    world_state(other, state, sizeof state); /* another app of the database: untouched */
+    CHECK_STR(state, "true true");
+    /* nothing left to remove: success */
+    CHECK_INT(TIMRefRemoveWorld(app, cfg), TIM_SUCC);
+    /* the app's next TIMInit makes a new, empty world */
+    CHECK_INT(init_app(app), TIM_SUCC);
+    TIMUninit();
+    world_state(app, state, sizeof state);
+    CHECK_STR(state, "true true");
+    CHECK_INT(TIMRefRemoveWorld(app, cfg), TIM_SUCC);
+    CHECK_INT(TIMRefRemoveWorld(other, cfg), TIM_SUCC);
+    free(cfg);
+
+    /* bad configs: refused, with the reason */
+    CHECK_INT(TIMRefRemoveWorld(app, NULL), TIM_ERR_PARAM);
+    CHECK_INT(TIMRefRemoveWorld(app, ""), TIM_ERR_PARAM);
+    CHECK_INT(TIMRefRemoveWorld(app, "{\"timref_config_store_url\":"), TIM_ERR_JSON);
+    CHECK_INT(TIMRefRemoveWorld(app, "{}"), TIM_ERR_PARAM);
+    CHECK(strstr(TIMRefGetLastError(), "names no store") != NULL);
+    CHECK_INT(TIMRefRemoveWorld(app, "{\"timref_config_store_url\":\"mysql://a:b@c/d\"}"), TIM_ERR_PARAM);
+    CHECK(strstr(TIMRefGetLastError(), "timref_config_store_url") != NULL);
+    /* a wrong password: refused, naming the server and no password */
+    char* bad_url = url_with_password("Wr0ngSecret");
+    cfg = config_url(bad_url);
+    CHECK_INT(TIMRefRemoveWorld(app, cfg), TIM_ERR_PARAM);
+    CHECK(strstr(TIMRefGetLastError(), "authentication failed") != NULL);
+    NO_SECRET(TIMRefGetLastError(), "Wr0ngSecret");
+    free(cfg);
+    free(bad_url);
+}
 
 static void test_processes(uint64_t app) {
     char app_s[32];
@@ -668,6 +759,7 @@ int main(int argc, char** argv) {
     test_apps_and_schema();
     test_refusals();
     test_group_commit();
+    test_remove();
 
     uint64_t app = g_app_base + 5;
     tu_ev_init(&g_ev);
