@@ -100,8 +100,86 @@ static char* clamp_numbers(const char* s, size_t len, size_t* out_len) {
     return b.p;
 }
 
+/*
+ * The arguments tim_py and most callers send, read without jansson's parser: an array of strings
+ * (`["a","b"]`), or an object of one key whose value is one (`{"k":["a"]}`), written compactly,
+ * every string printable ASCII without '"' or '\\'.  Such a text is JSON that the parser accepts
+ * into exactly the tree built here (no escape, no duplicate key, valid UTF-8, depth 2), so only
+ * the parse's cost changes: the lexer, its buffer and its checks, on the caller's thread.
+ * Returns the tree, or NULL for any other text (and when memory runs out: the parser then
+ * reports it as it always did).
+ */
+static const char* plain_string(const char* p, const char* end, const char** s, size_t* n) {
+    if (p >= end || *p != '"') return NULL;
+    const char* start = ++p;
+    for (; p < end; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c == '"') {
+            *s = start;
+            *n = (size_t)(p - start);
+            return p + 1;
+        }
+        if (c < 0x20 || c > 0x7e || c == '\\') return NULL;
+    }
+    return NULL;
+}
+
+static json_t* plain_tree(const char* text, size_t len, int shape) {
+    const char *p = text, *end = text + len, *s, *key = NULL;
+    size_t n, key_len = 0;
+    if (shape == TR_JSON_OBJECT) {
+        if (p >= end || *p != '{') return NULL;
+        p = plain_string(p + 1, end, &key, &key_len);
+        if (!p || p >= end || *p++ != ':') return NULL;
+    } else if (shape != TR_JSON_ARRAY) {
+        return NULL;
+    }
+    if (p >= end || *p++ != '[') return NULL;
+    json_t* arr = json_array();
+    if (!arr) return NULL;
+    if (p < end && *p == ']') {
+        p++;
+    } else {
+        for (;;) {
+            p = plain_string(p, end, &s, &n);
+            if (!p || json_array_append_new(arr, json_stringn_nocheck(s, n)) != 0) goto fail;
+            if (p < end && *p == ',') {
+                p++;
+                continue;
+            }
+            if (p < end && *p == ']') {
+                p++;
+                break;
+            }
+            goto fail;
+        }
+    }
+    if (shape == TR_JSON_ARRAY) {
+        if (p != end) goto fail;
+        return arr;
+    }
+    if (p >= end || *p++ != '}' || p != end) goto fail;
+    json_t* obj = json_object();
+    char* k = obj ? strndup(key, key_len) : NULL; /* jansson's keys are NUL-terminated */
+    if (!k) {
+        json_decref(obj);
+        goto fail;
+    }
+    int rc = json_object_set_new_nocheck(obj, k, arr); /* takes arr, even when it fails */
+    free(k);
+    if (rc != 0) {
+        json_decref(obj);
+        return NULL;
+    }
+    return obj;
+fail:
+    json_decref(arr);
+    return NULL;
+}
+
 int tr_json_parse(const char* text, size_t len, int shape, json_t** out) {
     *out = NULL;
+    if ((*out = plain_tree(text, len, shape))) return TIM_SUCC;
     if (exceeds_depth(text, len, TR_MAX_DEPTH))
         return tr_refuse(TIM_ERR_JSON, "JSON nested deeper than %d levels", TR_MAX_DEPTH);
     json_error_t err;
