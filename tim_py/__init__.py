@@ -7,6 +7,7 @@ build of the C interface, such as a vendor ``libImSDK.so``.
 * ``tim_py.TIM``: calls return ``concurrent.futures.Future``;
 * ``tim_py.aio.AsyncTIM``: calls return awaitables;
 * ``tim_py.gen_user_sig``: make a UserSig;
+* ``tim_py.remove_world``: remove an app's world from its store entirely;
 * ``tim_py.lowlevel``: the C functions by name, raw JSON keys.
 """
 from __future__ import annotations
@@ -47,6 +48,7 @@ from .types import (
     UserStatusType,
 )
 from .usersig import gen_user_sig
+from .world import remove_world
 
 if TYPE_CHECKING:
     from .aio import AsyncTIM
@@ -54,7 +56,7 @@ if TYPE_CHECKING:
     __version__: str  # read on first use: see _version()
 
 __all__ = [
-    "TIM", "AsyncTIM", "Future", "EventIterator", "gen_user_sig",
+    "TIM", "AsyncTIM", "Future", "EventIterator", "gen_user_sig", "remove_world",
     "Profile", "UserStatus", "CustomField", "Event",
     "Gender", "AllowType", "ForbidType", "UserStatusType", "LoginStatus", "TYPES", "EVENT",
     "TIMError", "NotInitializedError", "NotLoggedInError", "InvalidParameterError",
