@@ -337,7 +337,7 @@ def test_the_events_tail(world: RestServer, browser: Any) -> None:
     assert before > 0  # the tail read at load: the world has had events
     c.ok(PORTRAIT_SET, {"From_Account": "aad-tail", "ProfileItem": [{"Tag": "Tag_Profile_IM_Nick", "Value": "Tail"}]})
     top = "const li = document.querySelector('#events li'); return li && [li.dataset.user, li.dataset.type, li.textContent];"
-    wait_until("the event at the top of the tail", lambda: "Tail" in (js(browser, top) or ["", "", ""])[2], timeout=3)
+    wait_until("the event at the top of the tail", lambda: "Tail" in (js(browser, top) or ["", "", ""])[2])
     user, kind, text = js(browser, top)
     assert (user, kind) == ("aad-tail", "profile") and "admin" in text, text
     seqs = js(browser, "return [...document.querySelectorAll('#events li')].map(l => Number(l.dataset.seq))")
