@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 
 import orjson
 import pytest
@@ -83,6 +84,9 @@ def test_the_common_shape_is_decoded_in_c():
     assert all(type(x) is Profile for x in got)
     assert type(got[0].gender).__name__ == "Gender" and got[0].allow_type == 9
     assert got[0].profile_custom_field[1] == ("", "v")
+    # left out of the garbage collector's lists (they can never be part of a cycle)
+    assert not any(gc.is_tracked(p) for p in got)
+    assert not gc.is_tracked(got[0].profile_custom_field[0])
     assert _decode.profiles(b" [ ] ") == [] and profiles_from_text(b"") == []
 
 
