@@ -37,6 +37,8 @@ static bool g_watching;
 static tr_store* g_watched; /* the store the watcher drains (set before it starts, read-only then) */
 static int g_watch = -1, g_wake = -1;
 static atomic_bool g_poll_queued;
+/* The watcher was woken since the logic thread last looked: another process committed events. */
+static atomic_bool g_woken;
 
 void tr_feed_mark(void) { g_dirty = true; }
 
@@ -146,10 +148,17 @@ static void kick_self(const ev* e) {
 
 void tr_feed_sync(void) {
     if (!tr_g.initialized || !tr_g.store->shared) return; /* a store in memory has one writer: us */
-    int64_t v = tr_store_data_version(tr_g.store);
-    if (v != g_data_version) {
-        g_data_version = v;
+    if (atomic_exchange(&g_woken, false)) {
+        /* Woken: another process committed events, so the scan below reads them at once (one
+         * query instead of two on a server).  g_data_version stays as it was: the next job's
+         * check finds it changed and reads again, so that job sees every commit before it. */
         g_dirty = true;
+    } else {
+        int64_t v = tr_store_data_version(tr_g.store);
+        if (v != g_data_version) {
+            g_data_version = v;
+            g_dirty = true;
+        }
     }
     if (tr_g.store->reconnected) {
         /* The connection came back: the events missed meanwhile first (a kick among them
@@ -261,11 +270,14 @@ void tr_feed_run(void) {
 
 /* ---- watcher ------------------------------------------------------------------ */
 
+/* The job the watcher queues: tr_feed_sync, which runs before every job, has read the events
+ * (g_woken).  A wake-up that came after that read and before the flag below was cleared queued
+ * no job: it is read after this one (tr_feed_run); a later one queues a job of its own. */
 static void job_feed_poll(tr_job* j, tr_result* r) {
     (void)j;
     (void)r;
     atomic_store(&g_poll_queued, false);
-    tr_feed_mark();
+    if (atomic_exchange(&g_woken, false)) tr_feed_mark();
 }
 
 /* How often the sessions of other processes are checked for life. */
@@ -345,6 +357,7 @@ static void* watcher_main(void* unused) {
         if (fds[1].revents) break;
         if (fds[0].revents & POLLIN) {
             tr_store_watch_drain(g_watched);
+            atomic_store(&g_woken, true);
             queue_once(&g_poll_queued, job_feed_poll);
         }
     }
@@ -368,6 +381,7 @@ int tr_feed_start(void) {
     }
     atomic_store(&g_poll_queued, false);
     atomic_store(&g_reap_queued, false);
+    atomic_store(&g_woken, false);
     tr_feed_reap(); /* sessions left by processes that died before we came */
     if (pthread_create(&g_watcher, NULL, watcher_main, NULL) != 0) {
         tr_feed_stop();
