@@ -22,7 +22,8 @@ import subprocess
 import sys
 import threading
 import time
-from typing import List, Optional
+from typing import Dict, List, Optional, Tuple
+from urllib.parse import unquote
 
 from .pg_helper import ROOT, Cluster
 
@@ -160,6 +161,19 @@ class Net:
             self.cluster = None
 
 
+def split_password(where: str) -> Tuple[str, Optional[str]]:
+    """A store URI without the password of its user part, and that password (percent-decoded,
+    as PGPASSWORD takes it); anything else unchanged, None."""
+    scheme, sep, rest = where.partition("://")
+    if not sep or not scheme.lower().startswith("postgres"):
+        return where, None
+    user_part, at, host_part = rest.partition("@")
+    if not at or "/" in user_part or ":" not in user_part:
+        return where, None
+    user, _, password = user_part.partition(":")
+    return f"{scheme}://{user}@{host_part}", unquote(password)
+
+
 class Agent:
     """A tests/netns_agent.py process (in a host, or here when ``host`` is None), its answers and
     events read by a thread: ``call(op, ...)`` sends a command and returns its answer;
@@ -168,12 +182,17 @@ class Agent:
     SCRIPT = str(ROOT / "tests" / "netns_agent.py")
 
     def __init__(self, host: Optional[Host], app_id: int, where: str) -> None:
+        # the password reaches the agent through its environment, never its command line (ps)
+        where, password = split_password(where)
+        env: Dict[str, str] = dict(os.environ)
+        if password is not None:
+            env["PGPASSWORD"] = password
         args = [self.SCRIPT, str(app_id), where]
         if host is None:
             self.proc = subprocess.Popen([sys.executable, *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                         stderr=subprocess.PIPE, text=True, bufsize=1, cwd=str(ROOT))
+                                         stderr=subprocess.PIPE, text=True, bufsize=1, cwd=str(ROOT), env=env)
         else:
-            self.proc = host.python(*args)
+            self.proc = host.python(*args, env=env)
         self.answers: List[dict] = []
         self.events: List[dict] = []
         self.cond = threading.Condition()

@@ -99,6 +99,10 @@ def test_presence_and_notifications_across_hosts(net, agents):
     agents.append(a)
     b = Agent(net.hosts[1], app, net.url())
     agents.append(b)
+    # the password reached the agents through their environment, not their command lines (ps)
+    for agent in (a, b):
+        with open(f"/proc/{agent.proc.pid}/cmdline", "rb") as f:
+            assert net.cluster.password.encode() not in f.read()
     a.ok("import", users=["alice", "bob"])
     a.ok("login", user="alice")
     a.ok("subscribe", users=["bob"])

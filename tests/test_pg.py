@@ -116,6 +116,10 @@ def test_two_apps_share_the_database_without_seeing_each_other(pg_cluster, agent
     agents.append(a1)
     a2 = Agent(None, app2, pg_cluster.url)
     agents.append(a2)
+    # the password reached the agents through their environment, not their command lines (ps)
+    for a in (a1, a2):
+        with open(f"/proc/{a.proc.pid}/cmdline", "rb") as f:
+            assert pg_cluster.password.encode() not in f.read()
     # the same user IDs in both apps
     a1.ok("import", users=["alice", "bob"])
     a2.ok("import", users=["alice", "bob"])

@@ -38,9 +38,12 @@ from .world import DEFAULT_APP_ID, DEFAULT_READER, DEFAULT_WATCHER, ENV_APP_ID, 
 #: the largest --expire: TLS.expire is a JSON integer, at most 2**63 - 1
 MAX_EXPIRE = (1 << 63) - 1
 
+#: what --data-dir (and TIM_PY_DATA_DIR) takes
+DATA_DIR_HELP = "the world's data directory, or its PostgreSQL URI: postgresql://..."
+
 EPILOG = f"""\
 environment:
-  {ENV_DATA_DIR}    the world's data directory (instead of --data-dir)
+  {ENV_DATA_DIR}    {DATA_DIR_HELP} (instead of --data-dir)
   {ENV_APP_ID}  the SDKAppID (instead of --app-id; default {DEFAULT_APP_ID})
 
 exit codes: 0 ok, 1 the operation failed (TIMError code and desc on stderr),
@@ -156,7 +159,7 @@ def _field_options(parser: argparse.ArgumentParser) -> None:
 def _world_options(parser: argparse.ArgumentParser, json_help: str = "print JSON") -> None:
     g = parser.add_argument_group("world options")
     g.add_argument("--data-dir", metavar="DIR", default=argparse.SUPPRESS,
-                   help=f"the world's data directory (default: ${ENV_DATA_DIR})")
+                   help=f"{DATA_DIR_HELP} (default: ${ENV_DATA_DIR})")
     g.add_argument("--app-id", metavar="SDKAPPID", default=argparse.SUPPRESS,
                    help=f"the SDKAppID (default: ${ENV_APP_ID}, else {DEFAULT_APP_ID})")
     g.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help=json_help)
@@ -175,7 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="tim-py", formatter_class=_Formatter, epilog=EPILOG,
         description="Work with a local timref world: accounts, profiles, user status, live changes.")
-    p.add_argument("--data-dir", metavar="DIR", help=f"the world's data directory (default: ${ENV_DATA_DIR})")
+    p.add_argument("--data-dir", metavar="DIR", help=f"{DATA_DIR_HELP} (default: ${ENV_DATA_DIR})")
     p.add_argument("--app-id", metavar="SDKAPPID",
                    help=f"the SDKAppID (default: ${ENV_APP_ID}, else {DEFAULT_APP_ID})")
     p.add_argument("--json", action="store_true", help="print JSON (one document; JSON Lines for watch)")
@@ -356,7 +359,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the address to listen on (default 127.0.0.1)")
     v.add_argument("--port", type=_port_arg, default=8080, help="the port (default 8080; 0: any free port)")
     v.add_argument("--data-dir", metavar="DIR", default=argparse.SUPPRESS,
-                   help=f"the world's data directory (default: ${ENV_DATA_DIR}, else a world in memory "
+                   help=f"{DATA_DIR_HELP} (default: ${ENV_DATA_DIR}, else a world in memory "
                         "that lives as long as the server)")
     v.add_argument("--app-id", metavar="SDKAPPID", default=argparse.SUPPRESS,
                    help=f"the only sdkappid served (default: ${ENV_APP_ID}, else {DEFAULT_APP_ID})")
