@@ -233,3 +233,148 @@ def test_futures_calls_resolve_in_order_with_their_events_first():
         futs = _mixed_stream(tim, resolved, seen)
         concurrent.futures.wait(futs)
         _check_stream([f.exception() or f.result() for f in futs], resolved, seen)
+
+
+# ---- the call made holding the GIL ---------------------------------------------------------------
+
+def test_a_held_call_refuses_what_cffi_would_not_pass():
+    from tim_py._core import _GET_PROFILE_LIST
+
+    with pytest.raises(ValueError, match="NULL"):
+        _decode.call(0, b"{}", 1)
+    with pytest.raises(TypeError):
+        _decode.call(_GET_PROFILE_LIST, "not bytes", 1)
+    with pytest.raises(ValueError):  # a NUL inside: C would see a shorter text
+        _decode.call(_GET_PROFILE_LIST, b'{"a":1}\x00x', 1)
+    with pytest.raises(OverflowError):
+        _decode.call(_GET_PROFILE_LIST, b"{}", -1)
+
+
+def test_a_held_call_is_the_wrappers_own_answer():
+    # text that is not JSON is refused at the call (no completion queued): the same code through
+    # either route, and the client raises it as before
+    from tim_py import TIM
+    from tim_py._core import _GET_PROFILE_LIST
+    from tim_py._ffi import lib
+    from tim_py.errors import TIMError
+
+    with TIM(APP) as tim:
+        rc = _decode.call(_GET_PROFILE_LIST, b"not json", 1)
+        assert rc == lib.tp_TIMProfileGetUserProfileList(b"not json", 1) == lib.TIM_ERR_JSON
+        tim.admin.import_accounts(["u000"]).result()
+        tim.login("u000", "sig").result()
+        assert tim.get_user_profile(["u000"]).result()[0].user_id == "u000"
+        with pytest.raises(TIMError):
+            tim.get_user_profile(["x" * 100_000]).result()
+
+
+def test_a_stream_of_gets_lets_other_threads_run():
+    # the call keeps the GIL only while the library queues it: a thread that waits for the GIL
+    # still runs while another makes thousands of gets (the interpreter's switch interval)
+    import threading
+
+    from tim_py import TIM
+
+    with TIM(APP) as tim:
+        tim.admin.import_accounts(["u000"]).result()
+        tim.login("u000", "sig").result()
+        ticks = []
+        stop = threading.Event()
+
+        def other():
+            while not stop.is_set():
+                ticks.append(1)
+
+        t = threading.Thread(target=other)
+        t.start()
+        try:
+            futs = [tim.get_user_profile(["u000"]) for _ in range(20000)]
+        finally:
+            stop.set()
+            t.join()
+        assert len(ticks) > 0
+        assert all(f.result()[0].user_id == "u000" for f in futs)
+
+
+# ---- the futures client's Future ------------------------------------------------------------------
+
+def test_the_lean_future_runs_here_and_holds_what_the_standard_one_holds():
+    import concurrent.futures
+
+    from tim_py.client import LEAN_FUTURE, Future
+
+    assert LEAN_FUTURE, "concurrent.futures.Future's state changed: Future falls back to the standard one"
+    assert list(Future().__dict__) == list(concurrent.futures.Future().__dict__)
+
+
+def test_the_lean_future_behaves_as_the_standard_one():
+    import concurrent.futures
+    import threading
+
+    from tim_py.client import Future
+
+    for cls in (Future, concurrent.futures.Future):
+        # a result, once; set twice is refused as the standard one refuses it
+        f = cls()
+        calls = []
+        f.add_done_callback(lambda x: calls.append(x.result()))
+        f.set_result(7)
+        assert f.done() and f.result() == 7 and f.result(timeout=0) == 7 and calls == [7]
+        with pytest.raises(concurrent.futures.InvalidStateError):
+            f.set_result(8)
+        assert f.result() == 7
+        # an error raises from result(), not the fast path
+        f = cls()
+        f.set_exception(KeyError("k"))
+        with pytest.raises(KeyError):
+            f.result()
+        # a pending future times out, and a cancelled one raises CancelledError
+        f = cls()
+        with pytest.raises(concurrent.futures.TimeoutError):
+            f.result(timeout=0.01)
+        assert f.cancel()
+        with pytest.raises(concurrent.futures.CancelledError):
+            f.result()
+        with pytest.raises(concurrent.futures.InvalidStateError):
+            f.set_result(1)
+        # waiters in other threads are woken: result(), wait(), as_completed()
+        fs = [cls() for _ in range(3)]
+        got = []
+        t = threading.Thread(target=lambda: got.append(fs[0].result(timeout=5)))
+        t.start()
+        threading.Timer(0.05, lambda: [x.set_result(i) for i, x in enumerate(fs)]).start()
+        done, pending = concurrent.futures.wait(fs, timeout=5)
+        t.join(5)
+        assert len(done) == 3 and not pending and got == [0]
+        assert sorted(x.result() for x in concurrent.futures.as_completed(fs, timeout=5)) == [0, 1, 2]
+        # the condition: owned only inside with, notify outside refused, wait times out
+        cond = cls()._condition
+        assert not cond._is_owned()
+        with pytest.raises(RuntimeError):
+            cond.notify_all()
+        with cond:
+            assert cond._is_owned() and cond.wait(0.01) is False
+        assert repr(cond).startswith("<Condition(")
+
+
+def test_the_futures_result_still_refuses_to_deadlock_its_dispatcher():
+    from tim_py import EVENT, TIM
+
+    errors = []
+    with TIM(APP) as tim:
+        tim.admin.import_accounts(["u000", "u001"]).result()
+        tim.login("u000", "sig").result()
+
+        def handler(event):
+            pending = tim.get_user_profile(["u001"])
+            try:
+                pending.result()
+            except RuntimeError as e:
+                errors.append(e)
+
+        tim.on(EVENT.PROFILE_UPDATED, handler)
+        tim.update_my_profile(nick="x").result()
+        deadline = __import__("time").monotonic() + 5
+        while not errors and __import__("time").monotonic() < deadline:
+            __import__("time").sleep(0.01)
+    assert errors and "deadlock" in str(errors[0])

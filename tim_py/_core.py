@@ -40,7 +40,7 @@ from typing import (
 
 import orjson
 
-from . import _bridge
+from . import _bridge, _decode
 from ._bridge import STEP, next_token, registry
 from ._ffi import ffi, lib
 from .errors import CallInterrupted, NotInitializedError, error_for, error_for_return
@@ -79,6 +79,9 @@ log = logging.getLogger("tim_py")
 UINT64_MAX = 0xFFFFFFFFFFFFFFFF
 
 _dumps = orjson.dumps
+#: tp_TIMProfileGetUserProfileList, called holding the GIL (tim_py._decode.call says why)
+_GET_PROFILE_LIST = int(ffi.cast("uintptr_t", ffi.addressof(lib, "tp_TIMProfileGetUserProfileList")))
+_held_call = _decode.call
 
 # ---------------------------------------------------------------------------
 # Argument checks (module functions: also used by the admin and raw layers)
@@ -577,8 +580,21 @@ class _Core:
                     break
         else:
             ids = _id_list("get_user_profile()", ids)
-        return self._call(lib.tp_TIMProfileGetUserProfileList, (profile_request(ids),), profiles_from_text,
-                          "TIMProfileGetUserProfileList")
+        # _call, written out: the call every stream of gets makes, without a frame and an
+        # argument tuple more per call (what _call does, in the same order).
+        text = profile_request(ids)
+        if self._closed:
+            raise NotInitializedError(lib.ERR_SDK_NOT_INITIALIZED, "the client is closed")
+        fut = self._new_future()
+        token = next_token()
+        registry[token] = (fut, profiles_from_text)
+        rc = _held_call(_GET_PROFILE_LIST, text, token)
+        if rc:
+            registry.pop(token, None)
+            raise error_for_return(rc, "TIMProfileGetUserProfileList", last_error())
+        if self._closed:  # closed while we were calling: close() may have missed this one
+            self._interrupted(token)
+        return fut
 
     def update_my_profile(self, options: Optional[Options] = None, /, **fields: Any) -> Any:
         """Change fields of your profile, all or nothing.
