@@ -306,6 +306,9 @@ void tr_feed_reap(void) {
     int rc = tr_store_dead_sessions(st, tr_g.logged_in ? tr_g.token : NULL, dead, REAP_BATCH, &n);
     if (rc != TR_OK || n == 0) return;
     if (tr_store_begin(st) != TR_OK) return;
+    /* Read again under the write lock: a session restored since the first read (its row
+     * now naming a slot its process holds, same token) is alive, and must stay. */
+    rc = tr_store_dead_sessions(st, tr_g.logged_in ? tr_g.token : NULL, dead, REAP_BATCH, &n);
     for (size_t i = 0; i < n && rc == TR_OK; i++) {
         bool removed = false;
         rc = tr_store_session_remove(st, dead[i].token, &removed);

@@ -521,6 +521,60 @@ static void world_state(uint64_t app, char* out, size_t n) {
 }
 
 /* TIMRefRemoveWorld: removed; refused while open here or logged in elsewhere; bad configs. */
+/* Run sql on c (a test connection); its status must be ok. */
+static void raw_ok(PGconn* c, const char* sql) {
+    PGresult* r = PQexec(c, sql);
+    ExecStatusType s = PQresultStatus(r);
+    th_check(s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK, __FILE__, __LINE__, "raw statement", "%s: %s", sql,
+             PQresultErrorMessage(r));
+    PQclear(r);
+}
+
+/*
+ * A sweep that found a session dead must not end it once it is back: the session's
+ * process restores it (same token, a new slot held) in a transaction that holds the
+ * write lock while the sweep of this process has read the old row (its slot unheld) and
+ * waits for that lock.  After the restore commits, the sweep must leave the live row.
+ */
+static void test_reap_races_restore(void) {
+    uint64_t app = g_app_base + 6;
+    char sql[512], key[16] = "", v[32] = "";
+    CHECK_INT(init_app(app), TIM_SUCC); /* this process's watcher sweeps every second */
+    snprintf(sql, sizeof sql, "SELECT lock_key FROM timref.app WHERE app_id = %" PRIu64, app);
+    pg_value(sql, key, sizeof key);
+    CHECK(key[0] != '\0');
+    PGconn* x = PQconnectdb(g_url); /* the restoring process */
+    PGconn* y = PQconnectdb(g_url);
+    CHECK(PQstatus(x) == CONNECTION_OK && PQstatus(y) == CONNECTION_OK);
+    snprintf(sql, sizeof sql, "SET search_path = timref_%" PRIu64, app);
+    raw_ok(x, sql);
+    raw_ok(y, sql);
+    snprintf(sql, sizeof sql, "BEGIN; SELECT pg_advisory_xact_lock(%s, 0)", key);
+    raw_ok(x, sql);
+    /* the row its lost connection left: slot 7, whose lock nobody holds */
+    raw_ok(y, "INSERT INTO session(token, user_id, device, slot) VALUES ('s:race', 'racer', 'd', 7)");
+    /* the sweep reads it dead, then waits for the write lock */
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND classid = %s", key);
+    for (int64_t until = mono_ms() + 5000; mono_ms() < until && strcmp(v, "1") != 0; th_sleep_ms(20))
+        pg_value(sql, v, sizeof v);
+    CHECK_STR(v, "1");
+    /* the restore: the same token, slot 8 held by the restored connection */
+    snprintf(sql, sizeof sql,
+             "DELETE FROM session WHERE token = 's:race'; SELECT pg_try_advisory_lock(%s, 9); "
+             "INSERT INTO session(token, user_id, device, slot) VALUES ('s:race', 'racer', 'd', 8); COMMIT",
+             key);
+    raw_ok(x, sql);
+    /* the sweep goes on, then a later one: the restored session lives */
+    th_sleep_ms(1500);
+    snprintf(sql, sizeof sql, "SELECT slot FROM timref_%" PRIu64 ".session WHERE token = 's:race'", app);
+    pg_value(sql, v, sizeof v);
+    CHECK_STR(v, "8");
+    PQfinish(x);
+    PQfinish(y);
+    TIMUninit();
+}
+
 static void test_remove(void) {
     uint64_t app = g_app_base + 40, other = g_app_base + 41;
     char app_s[32], state[32], sql[160];
@@ -760,6 +814,7 @@ int main(int argc, char** argv) {
     test_refusals();
     test_group_commit();
     test_remove();
+    test_reap_races_restore();
 
     uint64_t app = g_app_base + 5;
     tu_ev_init(&g_ev);
