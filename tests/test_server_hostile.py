@@ -662,3 +662,32 @@ def test_1000_idle_connections_do_not_stop_the_others(server):
     finally:
         for s in socks:
             s.close()
+
+
+# ---- other web pages -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("host,origin", [
+    ("127.0.0.1", "http://evil.example"),           # a page of another site, a "simple" cross-site POST
+    ("127.0.0.1", "null"),                          # a sandboxed frame, a file:// page
+    ("evil.example", "http://evil.example"),        # the same page after DNS rebinding to 127.0.0.1
+])
+def test_a_browser_on_another_site_cannot_change_the_world(server, host, origin):
+    # Without a secret key any usersig passes; a page the user's browser opens must still not be
+    # able to call the REST API (a text/plain POST needs no CORS preflight).  REST clients send no
+    # Origin; browsers always do on a POST.
+    body = json.dumps({"From_Account": "bob", "ProfileItem": [
+        {"Tag": "Tag_Profile_IM_Nick", "Value": "pwned"}]}).encode()
+    data = (f"POST {PORTRAIT_SET}?{Q} HTTP/1.1\r\nHost: {host}:{server.port}\r\n"
+            f"Origin: {origin if origin == 'null' else origin + ':' + str(server.port)}\r\n"
+            f"Content-Type: text/plain\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body
+    a, _closed = raw_exchange(server, data)
+    assert code_of(a) == 60010, a  # refused, naming why; world_unchanged checks bob's nick
+    assert "origin" in check_envelope(a)["ErrorInfo"].lower()
+
+
+def test_a_same_origin_post_is_served(server):
+    data = post_bytes(PORTRAIT_GET, json.dumps({"To_Account": ["bob"], "TagList": ["Tag_Profile_IM_Nick"]}).encode(),
+                      extra="Origin: http://127.0.0.1\r\n")  # post_bytes sends Host: 127.0.0.1
+    a, _closed = raw_exchange(server, data)
+    assert code_of(a) == 0, a

@@ -180,6 +180,10 @@ class RestService:
             page = await self.dashboard.route(request)
             if page is not None:
                 return page
+        if self.dashboard is not None and "Origin" in request.headers:  # a browser: only this server's pages
+            why = self.dashboard.foreign(request, write=True)
+            if why is not None:
+                raise _Refused(NOT_ADMIN, f"a browser's request from another origin: {why}")
         if request.method in ("GET", "HEAD") and raw_path == "/openapi.json":
             if self.openapi is None:
                 raise _Refused(NO_SUCH_COMMAND, "this installation has no OpenAPI description "

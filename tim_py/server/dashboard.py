@@ -271,21 +271,34 @@ class Dashboard:
         if request.method not in methods:
             raise _Bad(405, HTTP_ERROR, f"the method must be {' or '.join(methods)}, got {request.method[:16]!r}")
 
-    def _check_origin(self, request: web.BaseRequest) -> None:
-        """No DNS rebinding (the Host of a loopback server is a loopback name), no cross-site
-        writes (a POST carries our header, and no Origin but this server's)."""
+    def foreign(self, request: web.BaseRequest, write: bool) -> Optional[str]:
+        """Why ``request`` may come from a page of another site, None if it cannot: a Host that
+        is no loopback name on a loopback server (DNS rebinding), or, for a ``write``, an
+        ``Origin`` that is not this server's.  (The REST API asks this of every request that
+        carries an Origin: REST clients send none, browsers always do on a POST.)"""
         host = request.headers.get("Host", "")
         if self.check_host:
             name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
             if name.lower() not in _LOOPBACK_NAMES:
-                raise _Bad(403, NOT_ALLOWED, "the Host header must name a loopback host (localhost, 127.0.0.1 "
-                                             "or [::1]) on a server listening on a loopback address")
-        if request.method not in ("GET", "HEAD"):
-            if request.headers.get(CSRF_HEADER) != "1":
-                raise _Bad(403, NOT_ALLOWED, f"a dashboard POST must carry the header {CSRF_HEADER}: 1")
+                return ("the Host header must name a loopback host (localhost, 127.0.0.1 "
+                        "or [::1]) on a server listening on a loopback address")
+        if write:
             origin = request.headers.get("Origin")
             if origin is not None and origin != f"http://{host}":
-                raise _Bad(403, NOT_ALLOWED, "cross-origin requests are refused")
+                return "cross-origin requests are refused"
+        return None
+
+    def _check_origin(self, request: web.BaseRequest) -> None:
+        """No DNS rebinding (the Host of a loopback server is a loopback name), no cross-site
+        writes (a POST carries our header, and no Origin but this server's)."""
+        write = request.method not in ("GET", "HEAD")
+        why = self.foreign(request, write=False)
+        if why is None and write:
+            if request.headers.get(CSRF_HEADER) != "1":
+                raise _Bad(403, NOT_ALLOWED, f"a dashboard POST must carry the header {CSRF_HEADER}: 1")
+            why = self.foreign(request, write=True)
+        if why is not None:
+            raise _Bad(403, NOT_ALLOWED, why)
 
     def _check_token(self, request: web.BaseRequest) -> None:
         if self.token is None:
