@@ -227,6 +227,33 @@ def test_a_feed_beyond_the_limit_is_refused(srv: RestServer) -> None:
     wait_for("every client dropped", lambda: info(srv.port)["Clients"] == 0, timeout=5)
 
 
+def test_feeds_asked_all_at_once_stay_within_the_limit(srv: RestServer) -> None:
+    # every request sent before any is answered: the limit must hold while the first feeds are
+    # still being set up (no reader yet), not only once they are counted
+    wait_for("the feeds of earlier tests dropped", lambda: info(srv.port)["Clients"] == 0, timeout=5)
+    socks = []
+    try:
+        for _ in range(dash.MAX_CLIENTS + 30):
+            s = socket.create_connection(("127.0.0.1", srv.port), timeout=T)
+            socks.append(s)
+        for s in socks:
+            s.sendall(f"GET /ref/dashboard/events HTTP/1.1\r\nHost: 127.0.0.1:{srv.port}\r\n\r\n".encode())
+        statuses = []
+        for s in socks:
+            head = b""
+            while b"\r\n" not in head:
+                chunk = s.recv(4096)
+                assert chunk, "the server closed a feed without an answer"
+                head += chunk
+            statuses.append(int(head.split(b" ", 2)[1]))
+        assert statuses.count(200) == dash.MAX_CLIENTS and statuses.count(503) == 30, statuses
+        assert info(srv.port)["Clients"] == dash.MAX_CLIENTS
+    finally:
+        for s in socks:
+            s.close()
+    wait_for("every client dropped", lambda: info(srv.port)["Clients"] == 0, timeout=5)
+
+
 def test_stop_ends_the_feeds_promptly(tmp_path: Any) -> None:
     s = RestServer(tmp_path / "w")
     feeds = [Feed(s.port) for _ in range(3)]

@@ -459,19 +459,23 @@ class Dashboard:
             raise _Bad(503, BUSY, "the server is stopping")
         if len(self._clients) >= MAX_CLIENTS:
             raise _Bad(503, BUSY, f"{MAX_CLIENTS} live feeds are open already")
-        if not self.reading:  # a new reader starts from the feed's end (no page saw what came before)
-            last = int((await self._admin("ref/events", {"Limit": 1})).get("Last", 0))
-            if not self.reading:
-                self._last = last
-        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store",
-                                           "X-Accel-Buffering": "no"})
 
         def abort() -> None:
             if request.transport is not None:
                 request.transport.abort()
 
         client = _Client(abort)
-        self._clients.add(client)
+        self._clients.add(client)  # counted at once: feeds asked together stay within the limit
+        try:
+            if not self.reading:  # a new reader starts from the feed's end (no page saw what came before)
+                last = int((await self._admin("ref/events", {"Limit": 1})).get("Last", 0))
+                if not self.reading:
+                    self._last = last
+        except BaseException:
+            self._clients.discard(client)
+            raise
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store",
+                                           "X-Accel-Buffering": "no"})
         if self._closed:  # the stop began while this feed was being set up
             client.offer(None)
         try:
