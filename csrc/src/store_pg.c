@@ -403,9 +403,21 @@ static PGconn* connect_one(pg_store* st, bool prepare) {
         PQclear(r);
     }
     if (ok && prepare && st->lock_key > 0) { /* the logic connection: this process has the world open */
-        char sql[96];
-        snprintf(sql, sizeof sql, "SELECT pg_advisory_lock_shared(%d, " OPEN_LOCK ")", st->lock_key);
+        char sql[256];
+        /* then, under that lock, the world is still the one opened: removed while this process
+         * was disconnected (and maybe made again, with another key), it is not reopened */
+        snprintf(sql, sizeof sql,
+                 "SELECT pg_advisory_lock_shared(%d, " OPEN_LOCK "); "
+                 "SELECT 1 FROM timref.app WHERE app_id = %" PRIu64 " AND lock_key = %d",
+                 st->lock_key, st->app_id, st->lock_key);
         ok = (r = run_text(st, c, sql, &lost)) != NULL;
+        if (ok && PQntuples(r) != 1) {
+            snprintf(st->err, sizeof st->err,
+                     "PostgreSQL at %s: the world of app %" PRIu64 " was removed while this process was "
+                     "disconnected (TIMUninit, then TIMInit)",
+                     st->where, st->app_id);
+            ok = false;
+        }
         PQclear(r);
     }
     if (!ok) {

@@ -575,6 +575,50 @@ static void test_reap_races_restore(void) {
     TIMUninit();
 }
 
+/*
+ * A world removed while this process's connection was down (its open lock gone with it)
+ * and made again by another process (a new lock key): this process must not come back
+ * to it with the old key, whose liveness locks the new world's processes do not hold
+ * (its sweep would end their live sessions).
+ */
+static void test_removed_while_disconnected(void) {
+    uint64_t app = g_app_base + 7;
+    char app_s[32], sql[512], key[16] = "", n[16] = "";
+    snprintf(app_s, sizeof app_s, "%" PRIu64, app);
+    char* cfg = config_url(g_url);
+    CHECK_INT(init_app(app), TIM_SUCC);
+    snprintf(sql, sizeof sql, "SELECT lock_key FROM timref.app WHERE app_id = %" PRIu64, app);
+    pg_value(sql, key, sizeof key);
+    CHECK(key[0] != '\0');
+    int rc = TIM_ERR_PARAM;
+    for (int i = 0; i < 50 && rc != TIM_SUCC; i++) {
+        snprintf(sql, sizeof sql,
+                 "SELECT count(pg_terminate_backend(pid)) FROM pg_locks WHERE locktype = 'advisory' "
+                 "AND classid = %s AND objid = 4294967295 AND objsubid = 2",
+                 key);
+        pg_value(sql, n, sizeof n);
+        rc = TIMRefRemoveWorld(app, cfg);
+    }
+    CHECK_INT(rc, TIM_SUCC);
+    pid_t pid = tu_spawn_child("child-hold", app_s, "holder2");
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM timref_%" PRIu64 ".session", app);
+    n[0] = '\0';
+    for (int64_t until = mono_ms() + 20000; mono_ms() < until && strcmp(n, "1") != 0; th_sleep_ms(20))
+        pg_value(sql, n, sizeof n);
+    CHECK_STR(n, "1");
+    th_sleep_ms(2500); /* this process's sweeps run meanwhile */
+    pg_value(sql, n, sizeof n);
+    CHECK_STR(n, "1");
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    TIMUninit();
+    rc = TIM_ERR_PARAM;
+    for (int64_t until = mono_ms() + 10000; mono_ms() < until && rc != TIM_SUCC; th_sleep_ms(50))
+        rc = TIMRefRemoveWorld(app, cfg);
+    CHECK_INT(rc, TIM_SUCC);
+    free(cfg);
+}
+
 static void test_remove(void) {
     uint64_t app = g_app_base + 40, other = g_app_base + 41;
     char app_s[32], state[32], sql[160];
@@ -815,6 +859,7 @@ int main(int argc, char** argv) {
     test_group_commit();
     test_remove();
     test_reap_races_restore();
+    test_removed_while_disconnected();
 
     uint64_t app = g_app_base + 5;
     tu_ev_init(&g_ev);
