@@ -90,6 +90,28 @@ def test_the_common_shape_is_decoded_in_c():
     assert _decode.profiles(b" [ ] ") == [] and profiles_from_text(b"") == []
 
 
+def test_numbers_and_enum_values_of_every_range_decode_as_the_generic_path():
+    # the decoder's tables (the small ints, each enum's members below 16) and the values past
+    # them, negative ones, and an enum value written with spaces around it
+    enums = [f.key for f in FIELDS if f.kind == "enum"]
+    ints = [f.key for f in FIELDS if f.kind == "uint32"]
+    assert enums and ints
+    profiles = []
+    for n in [0, 1, 2, 3, 5, 15, 16, 17, 255, 256, 4294967295, -1]:
+        p = plain_profile(n if n >= 0 else 9)
+        for k in enums + ints:
+            p[k] = n
+        profiles.append(p)
+    text = orjson.dumps(profiles)
+    got = _decode.profiles(text)
+    assert got is not None and got == generic(text)
+    assert [type(x) for x in got[1]] == [type(x) for x in generic(text)[1]]
+    assert [type(x) for x in got[7]] == [type(x) for x in generic(text)[7]]
+    spaced = text.replace(b'"user_profile_gender":2,', b'"user_profile_gender": 2 ,')
+    assert spaced != text and fast(spaced) == generic(spaced)
+    assert type(fast(spaced)[2].gender) is type(generic(spaced)[2].gender)
+
+
 @pytest.mark.parametrize("text", [
     b'[{"user_profile_identifier":"a\\"b"}]',  # an escape: generic path
     b"[1]", b"{}", b"[]x", b"[", b"", b"null", b'[{"x":1}]', b"[{}]",
