@@ -123,6 +123,27 @@ def test_a_bad_snapshot_changes_nothing_and_names_its_first_bad_entry(world, tmp
         assert export_bytes(world, tmp_path / "now.json") == original, n
 
 
+def test_import_of_a_file_too_large_or_no_file(world, tmp_path):
+    from tim_py import snapshot
+
+    populate(world)
+    original = export_bytes(world, tmp_path / "before.json")
+    huge = tmp_path / "huge.json"
+    with open(huge, "wb") as f:  # sparse: no disk used
+        f.truncate(snapshot.MAX_FILE + 1)
+    (tmp_path / "adir").mkdir()
+    for path, code, needle in ((huge, 2, f"larger than {snapshot.MAX_FILE} bytes"),
+                               (tmp_path / "adir", 2, "Is a directory"),
+                               (tmp_path / "missing.json", 2, "No such file")):
+        t0 = time.monotonic()
+        r = cli(world, "world", "import", str(path))
+        assert time.monotonic() - t0 < T
+        assert r.returncode == code, r.stderr
+        assert "Traceback" not in r.stderr and "internal error" not in r.stderr and r.stdout == ""
+        assert needle in r.stderr and str(path) in r.stderr, r.stderr
+    assert export_bytes(world, tmp_path / "after.json") == original
+
+
 def test_reset_refuses_without_a_terminal_and_asks_on_one(world, tmp_path, children):
     populate(world)
     snap = export_bytes(world, tmp_path / "s.json")

@@ -227,6 +227,22 @@ def test_snapshot_read_refuses_what_is_not_one(tmp_path):
     assert sorted(q.name for q in tmp_path.iterdir()) == ["x.json"]
 
 
+def test_snapshot_read_stops_at_its_bound(tmp_path, monkeypatch):
+    # a file too large to be a snapshot the library takes is refused before it is held in
+    # memory: by its size when it has one, else (a device, a pipe) once the bound is read
+    monkeypatch.setattr(snapshot, "MAX_FILE", 3 << 20)
+    big = tmp_path / "big.json"
+    with open(big, "wb") as f:
+        f.truncate((3 << 20) + 1)
+    seen = []
+    with pytest.raises(ValueError, match=r"big.json: larger than 3145728 bytes"):
+        snapshot.read(big, lambda done, total: seen.append(done))
+    assert seen == []  # nothing was read
+    with pytest.raises(ValueError, match=r"/dev/zero: larger than 3145728 bytes"):
+        snapshot.read("/dev/zero", lambda done, total: seen.append(done))
+    assert max(seen) <= (3 << 20) + 1
+
+
 KILLED_WRITER = r"""
 import sys, time
 from tim_py import TIM, snapshot

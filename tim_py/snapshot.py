@@ -18,11 +18,16 @@ from typing import Any, Callable, Dict, Optional, Union
 
 import orjson
 
-__all__ = ["FORMAT", "VERSION", "write", "read", "dumps", "loads", "Progress"]
+__all__ = ["FORMAT", "VERSION", "MAX_FILE", "write", "read", "dumps", "loads", "Progress"]
 
 #: The document's "Format" and the "Version" this tim_py reads and writes.
 FORMAT = "timref-world"
 VERSION = 1
+
+#: The largest file ``read`` takes, in bytes: four times the library's limit for an import
+#: (256 MiB of JSON; an exported file is that JSON indented, well under twice as long), so a
+#: file that cannot be a snapshot the library takes is refused before it is held in memory.
+MAX_FILE = 1 << 30
 
 #: ``progress(done, total)``: bytes written or read so far, of ``total``.
 Progress = Callable[[int, int], None]
@@ -124,18 +129,23 @@ def read(path: PathLike, progress: Optional[Progress] = None) -> Dict[str, Any]:
     """Read the snapshot at ``path``: the document, ready for ``admin.world_import``.
 
     Raises OSError when the file cannot be read, ValueError (naming the file) when it is
-    not JSON, not a world snapshot, or of another version.  ``progress(done, total)`` is
+    larger than ``MAX_FILE``, not JSON, not a world snapshot, or of another version.  ``progress(done, total)`` is
     called after each MiB read and at the end.
     """
     target = os.fspath(path)
+    too_large = f"{target}: larger than {MAX_FILE} bytes, more than a snapshot the library takes"
     with open(target, "rb") as f:
         total = os.fstat(f.fileno()).st_size
+        if total > MAX_FILE:
+            raise ValueError(too_large)
         buf = bytearray()
         while True:
-            chunk = f.read(_CHUNK)
+            chunk = f.read(min(_CHUNK, MAX_FILE + 1 - len(buf)))
             if not chunk:
                 break
             buf += chunk
+            if len(buf) > MAX_FILE:  # not a regular file (a device, a pipe): its size was unknown
+                raise ValueError(too_large)
             if progress is not None:
                 progress(len(buf), max(total, len(buf)))
         if not buf and progress is not None:
