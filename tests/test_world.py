@@ -243,6 +243,22 @@ def test_snapshot_read_stops_at_its_bound(tmp_path, monkeypatch):
     assert max(seen) <= (3 << 20) + 1
 
 
+def test_snapshot_write_through_a_symlink_and_never_over_a_device(tim, tmp_path):
+    doc = tim.admin.world_export().result(T)
+    real = tmp_path / "real.json"
+    real.write_bytes(b"old")
+    link = tmp_path / "link.json"
+    link.symlink_to(real)
+    snapshot.write(link, doc)  # the file the link names is replaced; the link stays a link
+    assert link.is_symlink() and snapshot.read(real) == doc
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)  # as a device node would (/dev/null, written by root): never replaced by a file
+    with pytest.raises(OSError, match="not a regular file"):
+        snapshot.write(fifo, doc)
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    assert sorted(q.name for q in tmp_path.iterdir()) == ["fifo", "link.json", "real.json"]
+
+
 KILLED_WRITER = r"""
 import sys, time
 from tim_py import TIM, snapshot

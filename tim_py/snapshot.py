@@ -12,7 +12,9 @@ these two functions, so a snapshot file is written and read in one way.
 """
 from __future__ import annotations
 
+import errno
 import os
+import stat
 import tempfile
 from typing import Any, Callable, Dict, Optional, Union
 
@@ -84,16 +86,23 @@ def write(path: PathLike, doc: Dict[str, Any], progress: Optional[Progress] = No
     the error raised (OSError, or ValueError when ``doc`` is not a snapshot).
 
     A new file is private to its owner (mode 0600, like the store's files); a file that
-    is replaced keeps its mode.  ``progress(done, total)`` is called after each MiB
+    is replaced keeps its mode.  When ``path`` is a symlink, the file it names is replaced
+    (the link stays); when it names something other than a regular file (a device, a pipe,
+    a directory), OSError, and nothing is written.  ``progress(done, total)`` is called after each MiB
     written and at the end.
     """
     data = dumps(doc)
-    target = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(target))
+    # a symlink: the file it names is replaced, the link stays (the temporary file goes beside it)
+    target = os.path.realpath(os.fspath(path))
+    directory = os.path.dirname(target)
     try:
-        mode: Optional[int] = os.stat(target).st_mode & 0o7777
+        st = os.stat(target)
     except FileNotFoundError:
-        mode = None
+        mode: Optional[int] = None
+    else:
+        if not stat.S_ISREG(st.st_mode):  # a device (/dev/null), a pipe: never replaced by a file
+            raise OSError(errno.EINVAL, f"{os.fspath(path)} exists and is not a regular file")
+        mode = st.st_mode & 0o7777
     fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(target) + ".", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "wb") as f:
