@@ -1185,22 +1185,29 @@ static int pg_slot_acquire(tr_store* base, int* slot) {
     *slot = -1;
     PGresult* r = run(st, Q_SESS_SLOTS, 0, NULL);
     if (!r) return TR_EIO;
-    int want = 0;
-    for (int i = 0; i < PQntuples(r); i++) { /* the lowest slot no session row claims */
-        int used = atoi(PQgetvalue(r, i, 0));
-        if (used == want) want++;
-        else if (used > want) break;
-    }
-    PQclear(r);
-    /* A free slot may still be held by a process whose session was just ended: move on. */
-    for (int tries = 0; tries < SLOT_TRIES && want < INT32_MAX - 1; tries++, want++) {
+    /* The lowest slot no session row claims (the rows are in order).  A free slot may still be
+     * held by a process whose session was just ended: move on to the next one no row claims
+     * (a slot a dead session's row names would make that session look alive). */
+    int want = 0, rows = PQntuples(r), at = 0;
+    for (int tries = 0; tries < SLOT_TRIES; tries++, want++) {
+        for (; at < rows; at++) {
+            int used = atoi(PQgetvalue(r, at, 0));
+            if (used > want) break;
+            if (used == want) want++;
+        }
+        if (want >= INT32_MAX - 1) break;
         bool got = false;
-        if (slot_lock(st, Q_SLOT_LOCK, want, &got) != TR_OK) return TR_EIO;
+        if (slot_lock(st, Q_SLOT_LOCK, want, &got) != TR_OK) {
+            PQclear(r);
+            return TR_EIO;
+        }
         if (got) {
+            PQclear(r);
             *slot = want;
             return TR_OK;
         }
     }
+    PQclear(r);
     snprintf(st->err, sizeof st->err, "PostgreSQL at %s: no free liveness slot", st->where);
     return TR_EIO;
 }

@@ -619,6 +619,40 @@ static void test_removed_while_disconnected(void) {
     free(cfg);
 }
 
+/*
+ * A new session never takes a slot a session row still names: here the lowest free slot
+ * is held (a session ending elsewhere, its row gone, its lock not yet released) and the
+ * next ones are named by the rows of dead sessions that the sweeps have not reached yet
+ * (at most 64 per sweep).  Taking one of those would make a dead session look alive.
+ */
+static void test_slot_named_by_dead_row(void) {
+    uint64_t app = g_app_base + 8;
+    char sql[512], key[16] = "", n[16] = "";
+    CHECK_INT(init_app(app), TIM_SUCC);
+    snprintf(sql, sizeof sql, "SELECT lock_key FROM timref.app WHERE app_id = %" PRIu64, app);
+    pg_value(sql, key, sizeof key);
+    CHECK(key[0] != '\0');
+    PGconn* x = PQconnectdb(g_url);
+    CHECK(PQstatus(x) == CONNECTION_OK);
+    snprintf(sql, sizeof sql, "SET search_path = timref_%" PRIu64, app);
+    raw_ok(x, sql);
+    /* slots 1..300 named by dead sessions, the lowest ones reaped last; slot 0 held, no row */
+    raw_ok(x, "INSERT INTO session(token, user_id, device, slot, started) "
+              "SELECT 's:dead' || i, 'ghost' || i, 'd', i, 1000 - i FROM generate_series(1, 300) i");
+    snprintf(sql, sizeof sql, "SELECT pg_advisory_lock(%s, 1)", key);
+    raw_ok(x, sql);
+    TU_LOGIN_OK("slotter");
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM timref_%" PRIu64 ".session WHERE slot = (SELECT slot FROM timref_%" PRIu64
+             ".session WHERE user_id = 'slotter')",
+             app, app);
+    pg_value(sql, n, sizeof n);
+    CHECK_STR(n, "1");
+    TU_LOGOUT_OK();
+    PQfinish(x);
+    TIMUninit();
+}
+
 static void test_remove(void) {
     uint64_t app = g_app_base + 40, other = g_app_base + 41;
     char app_s[32], state[32], sql[160];
@@ -860,6 +894,7 @@ int main(int argc, char** argv) {
     test_remove();
     test_reap_races_restore();
     test_removed_while_disconnected();
+    test_slot_named_by_dead_row();
 
     uint64_t app = g_app_base + 5;
     tu_ev_init(&g_ev);
