@@ -804,24 +804,32 @@ static int sq_slot_acquire(tr_store* base, int* slot) {
     *slot = -1;
     if (st->lock_fd < 0) return TR_OK; /* in memory: one process, nothing to watch */
     sqlite3_stmt* s = st->q[Q_SESS_SLOTS];
-    int want = 0, rc;
-    /* The lowest slot no session row claims (rows come sorted). */
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        int used = sqlite3_column_int(s, 0);
-        if (used == want) want++;
-        else if (used > want) break;
-    }
-    finish(s);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return TR_EIO;
-    /* A free slot may still be locked by a process between its lock and its
-     * commit elsewhere: move on. */
+    int want = 0, used = 0, rc = SQLITE_DONE;
+    bool have = false, more = true; /* have: `used` is a row's slot not passed yet */
+    /* The lowest slot no session row claims (rows come sorted).  A free slot may still be
+     * locked by a process between its lock and its commit elsewhere, or whose session just
+     * ended: move on to the next one no row claims (a slot a dead session's row names would
+     * make that session look alive). */
     for (int tries = 0; tries < 4096; tries++, want++) {
+        for (;;) {
+            if (!have && more) {
+                rc = sqlite3_step(s);
+                more = rc == SQLITE_ROW;
+                if (more) used = sqlite3_column_int(s, 0), have = true;
+            }
+            if (!have || used > want) break;
+            if (used == want) want++;
+            have = false;
+        }
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE) break;
         if (slot_lock(st->lock_fd, F_OFD_SETLK, F_WRLCK, want) == 0) {
+            finish(s);
             *slot = want;
             return TR_OK;
         }
-        if (errno != EAGAIN && errno != EACCES) return TR_EIO;
+        if (errno != EAGAIN && errno != EACCES) break;
     }
+    finish(s);
     return TR_EIO;
 }
 

@@ -773,6 +773,38 @@ static void test_load_many(const char* base) {
     }
 }
 
+/* A new session never takes a slot a session row still names: the lowest free slot is held
+ * (a session ending in another process: its row gone, its lock not yet released) and the
+ * next one is named by a dead session's row the sweep has not reached yet. */
+static void test_slot_named_by_dead_row(const char* base) {
+    char dir[4096], err[TR_REASON_SIZE] = "";
+    snprintf(dir, sizeof dir, "%s/slots", base);
+    tr_store_config cfg = {.dir = dir};
+    tr_store *ending = NULL, *st = NULL;
+    CHECK_INT(tr_store_open(&ending, APPID + 2, &cfg, err, sizeof err), TR_OK);
+    CHECK_INT(tr_store_open(&st, APPID + 2, &cfg, err, sizeof err), TR_OK);
+    if (!ending || !st) {
+        fprintf(stderr, "cannot open: %s\n", err);
+        if (ending) tr_store_close(ending);
+        if (st) tr_store_close(st);
+        return;
+    }
+    int held = -1, slot = -1;
+    CHECK_INT(tr_store_slot_acquire(ending, &held), TR_OK);
+    CHECK_INT(held, 0);
+    CHECK_INT(tr_store_begin(st), TR_OK);
+    CHECK_INT(tr_store_session_add(st, "s:dead", "ghost", "d", false, 1), TR_OK); /* nobody holds slot 1 */
+    CHECK_INT(tr_store_commit(st), TR_OK);
+    CHECK_INT(tr_store_begin(st), TR_OK);
+    CHECK_INT(tr_store_slot_acquire(st, &slot), TR_OK);
+    CHECK_INT(tr_store_commit(st), TR_OK);
+    CHECK_INT(slot, 2);
+    tr_store_slot_release(st, slot);
+    tr_store_slot_release(ending, held);
+    tr_store_close(st);
+    tr_store_close(ending);
+}
+
 int main(int argc, char** argv) {
     if (argc >= 3) return child_main(argv[1], argv[2]);
     umask(022);
@@ -795,6 +827,7 @@ int main(int argc, char** argv) {
     test_in_memory();
     test_load_many(base);
     test_remove(base);
+    test_slot_named_by_dead_row(base);
     test_bad_path(base);
     test_unsafe_paths(base);
 
