@@ -338,6 +338,9 @@ def test_export_downloads_the_snapshot(srv: RestServer) -> None:
     ("GET", "/ref/dashboard/users?limit=0", {}, 400, 60002),
     ("GET", "/ref/dashboard/users?limit=101", {}, 400, 60002),
     ("GET", "/ref/dashboard/users?limit=x", {}, 400, 60002),
+    ("GET", "/ref/dashboard/users?limit=%C2%B2", {}, 400, 60002),  # a digit to str.isdigit, not to int()
+    ("GET", "/ref/dashboard/users?limit=%D9%A3", {}, 400, 60002),  # an Arabic-Indic 3
+    ("GET", "/ref/dashboard/users?limit=" + "1" * 5000, {}, 400, 60002),  # beyond int()'s digits
     ("GET", "/ref/dashboard/users?limit=1&limit=2", {}, 400, 60002),
     ("GET", "/ref/dashboard/users?match=%FF", {}, 400, 60002),
     ("GET", "/ref/dashboard/user", {}, 400, 60002),

@@ -370,7 +370,7 @@ class Dashboard:
         text = query.get("limit")
         if text is None:
             return default
-        if not text.isdigit() or not 1 <= int(text) <= most:
+        if re.fullmatch(r"[0-9]{1,9}", text) is None or not 1 <= int(text) <= most:  # ASCII digits only
             raise _Bad(400, HTTP_ERROR, f"limit must be a whole number from 1 to {most}, got {text[:16]!r}")
         return int(text)
 
