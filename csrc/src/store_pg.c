@@ -495,8 +495,32 @@ static void pg_close(tr_store* base);
 static int64_t last_seq(pg_store* st);
 static void watch_close(pg_store* st);
 
+/*
+ * Whether a '@' or '/' was written raw in the URI's user name or password: libpq ends the
+ * authority at the first '/' and the user part at the first '@', so part of the password
+ * would become the host, the port or the database, which messages name.  Such a URI has
+ * two '@' before its first '/', or none there and one in the database name.
+ */
+static bool raw_userinfo(const char* url) {
+    const char* a = strstr(url, "://");
+    if (!a) return false;
+    a += 3;
+    size_t auth = strcspn(a, "/"), path = auth + strcspn(a + auth, "?");
+    size_t in_auth = 0, in_path = 0;
+    for (size_t i = 0; i < path; i++)
+        if (a[i] == '@') *(i < auth ? &in_auth : &in_path) += 1;
+    return in_auth > 1 || (in_auth == 0 && in_path > 0);
+}
+
 /* The connection parameters: the URI's, then timref's defaults for those it does not set. */
 static int parse_url(pg_store* st, const char* url, char* err, size_t errlen) {
+    if (raw_userinfo(url)) {
+        snprintf(err, errlen,
+                 "TIMInit config: %s: a '@' or '/' in its user name, password or database name must be "
+                 "percent-encoded (%%40, %%2F)",
+                 kTIMRefConfigStoreUrl);
+        return TR_EIO;
+    }
     char* perr = NULL;
     PQconninfoOption* opts = PQconninfoParse(url, &perr);
     PQfreemem(perr); /* its text may quote the URI: not shown */

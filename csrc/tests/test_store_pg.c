@@ -427,6 +427,17 @@ static void test_refusals(void) {
     EXPECT_REFUSED(cfg, "timref_config_store_url is longer than 4096 bytes", NULL);
     free(cfg);
     free(huge);
+    /* a password with a raw '@' or '/': libpq would read part of it as the host, the port or
+     * the database, which a message names */
+    cfg = config_url("postgresql://tim:pw@Leak9@127.0.0.1:1/db");
+    EXPECT_REFUSED(cfg, "percent-encoded", "Leak9");
+    free(cfg);
+    cfg = config_url("postgresql://tim:pw/Leak8@127.0.0.1:1/db");
+    EXPECT_REFUSED(cfg, "percent-encoded", "Leak8");
+    free(cfg);
+    cfg = config_url("postgresql://tim:4321/Leak7@127.0.0.1:1/db");
+    EXPECT_REFUSED(cfg, "percent-encoded", "4321");
+    free(cfg);
     /* not a PostgreSQL URI, not a string */
     cfg = config_url("mysql://tim:S3cretPw@host/db");
     EXPECT_REFUSED(cfg, "timref_config_store_url must be a PostgreSQL connection URI", "S3cretPw");
