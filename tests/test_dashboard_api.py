@@ -359,6 +359,37 @@ def test_bad_requests_are_refused_clearly(srv: RestServer, method: str, path: st
     assert info(srv.port)["Last"] == before  # nothing changed
 
 
+def test_any_loopback_address_it_listens_on_is_a_host_it_answers(tmp_path: Any) -> None:
+    # --host 127.0.0.2 prints http://127.0.0.2:PORT/: the browser's Host is that address
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "tim_py", "serve", "--host", "127.0.0.2", "--port", "0",
+                             "--data-dir", str(tmp_path / "w")], stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert proc.stdout is not None
+        base = proc.stdout.readline().strip()
+        m = re.fullmatch(r"http://127\.0\.0\.2:(\d+)", base)
+        assert m, base
+        port = int(m.group(1))
+        conn = http.client.HTTPConnection("127.0.0.2", port, timeout=T)
+        try:
+            conn.request("GET", "/ref/dashboard/info")
+            r = conn.getresponse()
+            d = json.loads(r.read())
+            assert (r.status, d["ErrorCode"]) == (200, 0), d
+            conn.request("GET", "/ref/dashboard/info", headers={"Host": f"evil.example:{port}"})
+            r = conn.getresponse()
+            assert (r.status, json.loads(r.read())["ErrorCode"]) == (403, 60010)
+        finally:
+            conn.close()
+    finally:
+        proc.terminate()
+        assert proc.wait(T) == 0
+        proc.stdout.close()  # type: ignore[union-attr]
+
+
 def test_library_refusals_of_reads(srv: RestServer) -> None:
     status, d = doc(srv.port, "/ref/dashboard/users?match=" + "x" * 40)
     assert status == 200 and d["ErrorCode"] == 70402 and "Match" in d["ErrorInfo"], d

@@ -279,9 +279,9 @@ class Dashboard:
         host = request.headers.get("Host", "")
         if self.check_host:
             name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
-            if name.lower() not in _LOOPBACK_NAMES:
-                return ("the Host header must name a loopback host (localhost, 127.0.0.1 "
-                        "or [::1]) on a server listening on a loopback address")
+            if not is_loopback(name.lower()):  # a name, or any loopback address (--host 127.0.0.2)
+                return ("the Host header must name a loopback host (localhost, or a loopback address "
+                        "such as 127.0.0.1 or [::1]) on a server listening on a loopback address")
         if write:
             origin = request.headers.get("Origin")
             if origin is not None and origin != f"http://{host}":
