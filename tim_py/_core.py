@@ -323,9 +323,15 @@ def profile_request(ids: List[str]) -> bytes:
     """
     if ids:
         text = "".join(ids)
-        if text.isascii() and text.isprintable() and '"' not in text and "\\" not in text:
-            return (_PROFILE_REQUEST_HEAD + '","'.join(ids) + '"]}').encode()
+        # one pass in C over the bytes: deleting every byte JSON writes as it is leaves nothing
+        if text.isascii() and not text.encode().translate(None, _JSON_PLAIN_BYTES):
+            return _PROFILE_REQUEST_HEAD_B + '","'.join(ids).encode() + b'"]}'
     return dumps("user_id_list", {_KEY_PROFILE_IDS: ids})
+
+
+#: The bytes JSON writes as they are in a string: printable ASCII but ``"`` and ``\``.
+_JSON_PLAIN_BYTES = bytes(b for b in range(0x20, 0x7F) if b not in b'"\\')
+_PROFILE_REQUEST_HEAD_B = _PROFILE_REQUEST_HEAD.encode()
 
 
 _H = TypeVar("_H", bound=Callable[[Event], Any])
