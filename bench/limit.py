@@ -5,16 +5,20 @@ the same completion queue of tim_py's compiled module, the same workloads and
 pipelined loops (bench_common), but the Python side does only what no binding
 can avoid:
 
-* per request, one C call ``lib.tp_TIMProfileGetUserProfileList(json, token)``
+* per request, one C call of ``tp_TIMProfileGetUserProfileList(json, token)``
   with a JSON argument encoded before timing (no argument checking, no
-  encoding), and its future put in a plain ``{token: future}`` dict;
+  encoding), made as tim_py makes it, holding the GIL (``tim_py._decode.call``:
+  cffi's call lets the GIL go and takes it back, which on the futures flavour
+  hands it to the draining thread at every call), and its future put in a plain
+  ``{token: future}`` dict;
 * per result, one decoding by the cheapest decoder there is and one future
   resolved: ``tim_py._decode.profiles`` (the answer's text straight to Profile
   tuples in C: less work than even ``orjson.loads``, which builds a dict per
   profile), with ``orjson.loads`` for an answer of another shape; asyncio
   (``loop.create_future`` + ``set_result``), drained on the loop through
-  ``loop.add_reader`` on ``lib.tp_eventfd()`` as AsyncTIM does; or
-  ``concurrent.futures.Future`` resolved by one thread blocking in
+  ``loop.add_reader`` on ``lib.tp_eventfd()`` as AsyncTIM does; or the lightest
+  ``concurrent.futures.Future`` there is, tim_py's (``tim_py.client.Future``, a
+  subclass made and resolved with less work), resolved by one thread blocking in
   ``os.read(eventfd)`` as tim_py's Dispatcher does.
 
 No events (the library's event callbacks are left off), no closed-client
@@ -41,6 +45,7 @@ from bench_common import ids_of, pipelined_async, pipelined_sync, python_cpu_ns,
 import tim_py.fields  # noqa: F401 - configures tim_py._decode with the table of fields
 from tim_py import _decode
 from tim_py._ffi import ffi, lib
+from tim_py.client import Future
 
 APP = 1400000001
 KEY_IDS = "friendship_getprofilelist_param_identifier_array"
@@ -63,12 +68,12 @@ class Limit:
         self.stopping = False
         token = itertools.count(1).__next__
         pending = self.pending
-        call = lib.tp_TIMProfileGetUserProfileList
+        held, address = _decode.call, int(ffi.cast("uintptr_t", ffi.addressof(lib, "tp_TIMProfileGetUserProfileList")))
         if loop is not None:
             new = loop.create_future
             loop.add_reader(self.fd, self._on_readable)
         else:
-            new = concurrent.futures.Future
+            new = Future
             self.thread = threading.Thread(target=self._dispatch, daemon=True)
             self.thread.start()
 
@@ -76,7 +81,7 @@ class Limit:
             fut = new()
             t = token()
             pending[t] = fut
-            if call(arg, t):
+            if held(address, arg, t):
                 raise RuntimeError("TIMProfileGetUserProfileList refused the call")
             return fut
 
