@@ -282,8 +282,10 @@ def measure(args: argparse.Namespace) -> dict:
         res[f"{key}_py_cpu_us_per_call"] = statistics.median(vals)
     for flavour in ("async", "sync"):
         for kind in ("get1", "get100"):
-            res[f"ratio_py_{flavour}_{kind}_vs_limit_cpu"] = (res[f"limit_{flavour}_{kind}_py_cpu_us_per_call"]
-                                                             / res[f"py_{flavour}_{kind}_py_cpu_us_per_call"])
+            ours = res[f"py_{flavour}_{kind}_py_cpu_us_per_call"]
+            if ours > 0:  # a --smoke run's few calls may use less CPU than the clock shows: no ratio then
+                res[f"ratio_py_{flavour}_{kind}_vs_limit_cpu"] = (res[f"limit_{flavour}_{kind}_py_cpu_us_per_call"]
+                                                                 / ours)
     # The ctypes figure the ratios use: the better of its two flavours (asyncio, futures).
     res["ctypes_get1_ops_per_s"] = max(res["ctypes_async_get1_ops_per_s"], res["ctypes_sync_get1_ops_per_s"])
     res["ctypes_get100_profiles_per_s"] = max(res["ctypes_async_get100_profiles_per_s"],
