@@ -164,6 +164,42 @@ int tr_profile_copy(tr_profile* dst, const tr_profile* src) {
     return TR_OK;
 }
 
+int tr_profile_custom_load(tr_profile* p, const char* text) {
+    json_t* a = json_loads(text ? text : "[]", 0, NULL);
+    if (!json_is_array(a)) {
+        json_decref(a);
+        return TR_EIO;
+    }
+    size_t i;
+    json_t* kv;
+    json_array_foreach(a, i, kv) {
+        const char* k = json_string_value(json_array_get(kv, 0));
+        const char* v = json_string_value(json_array_get(kv, 1));
+        if (!k || !v || p->n_custom >= TR_MAX_CUSTOM || strlen(k) >= TR_CUSTOM_KEY_SIZE) continue;
+        tr_custom* c = &p->custom[p->n_custom];
+        snprintf(c->key, sizeof c->key, "%s", k);
+        if (!(c->value = strdup(v))) {
+            json_decref(a);
+            return TR_ENOMEM;
+        }
+        p->n_custom++;
+    }
+    json_decref(a);
+    return TR_OK;
+}
+
+char* tr_profile_custom_dump(const tr_profile* p) {
+    json_t* a = json_array();
+    for (size_t i = 0; a && i < p->n_custom; i++)
+        if (json_array_append_new(a, json_pack("[ss]", p->custom[i].key, p->custom[i].value)) != 0) {
+            json_decref(a);
+            a = NULL;
+        }
+    char* text = a ? tr_json_dump(a) : NULL;
+    json_decref(a);
+    return text;
+}
+
 void tr_status_clear(tr_status* s) {
     free(s->custom);
     for (size_t i = 0; i < s->n_devices; i++) free(s->devices[i]);

@@ -66,6 +66,14 @@ typedef struct tr_status {
 void tr_profile_init(tr_profile* p, const char* id);
 void tr_profile_clear(tr_profile* p);
 int tr_profile_copy(tr_profile* dst, const tr_profile* src);
+/*
+ * The stored form of a profile's custom fields, the same in every engine: a JSON array of
+ * [key, value] pairs.  custom_load appends the pairs of text (NULL: none) to p, skipping malformed
+ * ones (TR_EIO when text is not an array); custom_dump gives a new text (free it), NULL when memory
+ * ran out.  (store.c)
+ */
+int tr_profile_custom_load(tr_profile* p, const char* text);
+char* tr_profile_custom_dump(const tr_profile* p);
 void tr_status_clear(tr_status* s);
 
 enum tr_store_rc { TR_OK = 0, TR_NOTFOUND = 1, TR_EIO = -1, TR_ENOMEM = -2 };

@@ -927,30 +927,6 @@ static int pg_account_count(tr_store* base, const char* match, int64_t* n) {
 
 /* ---- profiles ---------------------------------------------------------------- */
 
-/* The stored custom list [[key, value], ...]. */
-static int load_custom(tr_profile* p, const char* text) {
-    json_t* a = json_loads(text ? text : "[]", 0, NULL);
-    if (!json_is_array(a)) {
-        json_decref(a);
-        return TR_EIO;
-    }
-    size_t i;
-    json_t* kv;
-    json_array_foreach(a, i, kv) {
-        const char* k = json_string_value(json_array_get(kv, 0));
-        const char* v = json_string_value(json_array_get(kv, 1));
-        if (!k || !v || p->n_custom >= TR_MAX_CUSTOM || strlen(k) >= TR_CUSTOM_KEY_SIZE) continue;
-        tr_custom* c = &p->custom[p->n_custom];
-        snprintf(c->key, sizeof c->key, "%s", k);
-        if (!(c->value = strdup(v))) {
-            json_decref(a);
-            return TR_ENOMEM;
-        }
-        p->n_custom++;
-    }
-    json_decref(a);
-    return TR_OK;
-}
 
 /* Fill out (initialized) from row `row` of r (Q_PROF_LOAD's columns); cleared on failure. */
 static int fill_profile(const PGresult* r, int row, tr_profile* out) {
@@ -964,7 +940,7 @@ static int fill_profile(const PGresult* r, int row, tr_profile* out) {
             out->num[f] = n < 0 ? 0 : n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
         }
     }
-    if (res == TR_OK) res = load_custom(out, PQgetvalue(r, row, TR_F_COUNT));
+    if (res == TR_OK) res = tr_profile_custom_load(out, PQgetvalue(r, row, TR_F_COUNT));
     out->last_updated = strtoll(PQgetvalue(r, row, TR_F_COUNT + 1), NULL, 10);
     if (res != TR_OK) tr_profile_clear(out);
     return res;
@@ -1046,14 +1022,7 @@ static int pg_profile_load_many(tr_store* base, const char* const* ids, size_t n
 
 static int pg_profile_save(tr_store* base, const tr_profile* p) {
     pg_store* st = PG(base);
-    json_t* a = json_array();
-    for (size_t i = 0; a && i < p->n_custom; i++)
-        if (json_array_append_new(a, json_pack("[ss]", p->custom[i].key, p->custom[i].value)) != 0) {
-            json_decref(a);
-            a = NULL;
-        }
-    char* custom = a ? tr_json_dump(a) : NULL;
-    json_decref(a);
+    char* custom = tr_profile_custom_dump(p);
     if (!custom) return TR_ENOMEM;
     char nums[TR_F_COUNT][16], last[24];
     const char* v[TR_F_COUNT + 3];

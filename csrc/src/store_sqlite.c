@@ -596,30 +596,6 @@ static int sq_account_count(tr_store* base, const char* match, int64_t* n) {
 
 /* ---- profiles --------------------------------------------------------------- */
 
-/* Parse the stored custom list [[key, value], ...]. */
-static int load_custom(tr_profile* p, const char* text) {
-    json_t* a = json_loads(text ? text : "[]", 0, NULL);
-    if (!json_is_array(a)) {
-        json_decref(a);
-        return TR_EIO;
-    }
-    size_t i;
-    json_t* kv;
-    json_array_foreach(a, i, kv) {
-        const char* k = json_string_value(json_array_get(kv, 0));
-        const char* v = json_string_value(json_array_get(kv, 1));
-        if (!k || !v || p->n_custom >= TR_MAX_CUSTOM || strlen(k) >= TR_CUSTOM_KEY_SIZE) continue;
-        tr_custom* c = &p->custom[p->n_custom];
-        snprintf(c->key, sizeof c->key, "%s", k);
-        if (!(c->value = strdup(v))) {
-            json_decref(a);
-            return TR_ENOMEM;
-        }
-        p->n_custom++;
-    }
-    json_decref(a);
-    return TR_OK;
-}
 
 static int sq_profile_load(tr_store* base, const char* id, tr_profile* out) {
     sq_store* st = SQ(base);
@@ -641,7 +617,7 @@ static int sq_profile_load(tr_store* base, const char* id, tr_profile* out) {
             out->num[f] = v < 0 ? 0 : v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
         }
     }
-    if (res == TR_OK) res = load_custom(out, (const char*)sqlite3_column_text(s, TR_F_COUNT));
+    if (res == TR_OK) res = tr_profile_custom_load(out, (const char*)sqlite3_column_text(s, TR_F_COUNT));
     out->last_updated = sqlite3_column_int64(s, TR_F_COUNT + 1);
     finish(s);
     if (res != TR_OK) tr_profile_clear(out);
@@ -650,14 +626,7 @@ static int sq_profile_load(tr_store* base, const char* id, tr_profile* out) {
 
 static int sq_profile_save(tr_store* base, const tr_profile* p) {
     sq_store* st = SQ(base);
-    json_t* a = json_array();
-    for (size_t i = 0; a && i < p->n_custom; i++)
-        if (json_array_append_new(a, json_pack("[ss]", p->custom[i].key, p->custom[i].value)) != 0) {
-            json_decref(a);
-            a = NULL;
-        }
-    char* custom = a ? tr_json_dump(a) : NULL;
-    json_decref(a);
+    char* custom = tr_profile_custom_dump(p);
     if (!custom) return TR_ENOMEM;
     sqlite3_stmt* s = st->q[Q_PROF_SAVE];
     for (int f = 0; f < TR_F_COUNT; f++) {
