@@ -288,9 +288,7 @@ def main() -> None:
         print(run.target_line(res, *t))
     print(f"({res['wall_seconds']} s)")
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(res, f, indent=2, sort_keys=True)
-            f.write("\n")
+        run.save_json(args.json, res)
 
 
 if __name__ == "__main__":

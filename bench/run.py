@@ -572,9 +572,14 @@ def main() -> None:
     print(table(res))
     print(f"({res['wall_seconds']} s)")
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(res, f, indent=2, sort_keys=True)
-            f.write("\n")
+        save_json(args.json, res)
+
+
+def save_json(path: str, res: dict) -> None:
+    """Every figure of a run, as the --json option of run.py and pg.py writes them."""
+    with open(path, "w") as f:
+        json.dump(res, f, indent=2, sort_keys=True)
+        f.write("\n")
 
 
 if __name__ == "__main__":
