@@ -20,6 +20,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -55,6 +56,16 @@ def _helpers():
 #: reads from the OS page cache, which is what its time over the 1k store's would measure.
 #: ``--shared-buffers 128MB`` measures that case.
 SHARED_BUFFERS = "512MB"
+
+#: Whether the server's buffer pool is in huge pages: "auto" when the machine has them or, as
+#: root, can be given them for the run (vm.nr_hugepages, put back at the end); "off" never.
+#: PostgreSQL's documentation recommends them for a large shared_buffers ("Linux Huge Pages"):
+#: on a virtual machine every TLB miss is a walk of two page tables, and with 4 KiB pages a
+#: lookup among 10^6 accounts (about 4 pages of the buffer pool, each in a page of its own)
+#: pays one per page, where the 1k store's few pages stay in the TLB.  The scale figure is
+#: taken both ways when huge pages are on (``pg_*_4k_pages``: the server restarted without).
+HUGE_PAGES = "auto"
+NR_HUGEPAGES = "/proc/sys/vm/nr_hugepages"
 
 # (full, quick, smoke) sizes of the PostgreSQL column
 SIZES = {
@@ -104,7 +115,10 @@ def measure(r, S: dict, res: dict, log: Callable[[str], None], q: int) -> None:
     netns, pgh = _helpers()
     why = netns.unavailable()
     net = None
+    pool = HugePagePool()
     tmp = tempfile.mkdtemp(prefix="timref-bench-pg-")
+    # a SIGTERM unwinds like Ctrl-C: the namespaces go, the machine's huge page pool is put back
+    prev = signal.signal(signal.SIGTERM, _terminate)
     try:
         if why is None:
             net = netns.Net()
@@ -115,8 +129,9 @@ def measure(r, S: dict, res: dict, log: Callable[[str], None], q: int) -> None:
             cluster = pgh.Cluster.start()
         if cluster.sql("SHOW shared_buffers")[0] != SHARED_BUFFERS:
             cluster.sql(f"ALTER SYSTEM SET shared_buffers = '{SHARED_BUFFERS}'")
-            cluster.server_stop()
+            cluster.server_stop()  # the pages needed are those of the new size
             cluster.server_start()
+        res["pg_huge_pages"] = _huge_pages(cluster, pool, HUGE_PAGES == "auto", log)
         res["pg_shared_buffers"] = cluster.sql("SHOW shared_buffers")[0]
         saved = r.env.get("PGPASSWORD")
         r.env["PGPASSWORD"] = cluster.password
@@ -126,7 +141,7 @@ def measure(r, S: dict, res: dict, log: Callable[[str], None], q: int) -> None:
             _check_used(cluster, "bench_gets")
             _writes(r, S, res, log, cluster)
             _notify(r, S, res, log, cluster, net, hosts if net else None)
-            _scale(r, S, res, log, cluster)
+            _scale(r, S, res, log, cluster, pool)
         finally:
             if saved is None:
                 r.env.pop("PGPASSWORD", None)
@@ -138,7 +153,13 @@ def measure(r, S: dict, res: dict, log: Callable[[str], None], q: int) -> None:
         if net is not None:
             net.close()
         shutil.rmtree(tmp, ignore_errors=True)
+        pool.restore(log)  # after the server that used the pages has stopped
+        signal.signal(signal.SIGTERM, prev)
     ratios(res)
+
+
+def _terminate(signum, _frame) -> None:
+    raise SystemExit(128 + signum)
 
 
 def ratios(res: dict) -> None:
@@ -212,23 +233,106 @@ def _notify(r, S: dict, res: dict, log, cluster, net, hosts) -> None:
     res["pg_notify_sender_ack_ms_p50"], res["pg_notify_sender_ack_ms_p99"] = tx["ack_p50_ms"], tx["ack_p99_ms"]
 
 
-def _scale(r, S: dict, res: dict, log, cluster) -> None:
+def _scale(r, S: dict, res: dict, log, cluster, pool: "HugePagePool") -> None:
     n_big = S["scale_accounts"]
     log(f"PostgreSQL: scale, importing 1,000 and {n_big:,} accounts")
-    small, big = _db(cluster, "bench_s1k"), _db(cluster, "bench_sbig")
+    dbs = {"bench_s1k": 1000, "bench_sbig": n_big}
+    small, big = (_db(cluster, name) for name in dbs)
     r.c("import", small, 1000, 100)
     imp = r.c("import", big, n_big, 100)
     _check_used(cluster, "bench_sbig")
     res["pg_import_accounts_per_s"] = imp["accounts_per_s"]
     res["pg_scale_accounts"] = n_big
-    log("PostgreSQL: scale, batches of 100 random ids, cold caches")
-    s1, sb = [], []
-    for _ in range(2):
-        s1.append(r.c("scale", small, 1000, S["scale_rounds"] // 2 or 1)["get100_ms_p50"])
-        sb.append(r.c("scale", big, n_big, S["scale_rounds"] // 2 or 1)["get100_ms_p50"])
-    res["pg_get100_ms_1k"] = statistics.median(s1)
-    res["pg_get100_ms_big"] = statistics.median(sb)
-    res["pg_scale_ratio_big_over_1k"] = res["pg_get100_ms_big"] / res["pg_get100_ms_1k"]
+
+    def batches(suffix: str) -> None:
+        # the server sized to its data holds both worlds in its buffers (a restart empties them)
+        for name in dbs:
+            cluster.sql("CREATE EXTENSION IF NOT EXISTS pg_prewarm; SELECT pg_prewarm(c.oid) FROM pg_class c "
+                        "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname LIKE 'timref\\_%' "
+                        "AND c.relkind IN ('r', 'i')", db=name)
+        s1, sb = [], []
+        for _ in range(2):
+            s1.append(r.c("scale", small, 1000, S["scale_rounds"] // 2 or 1)["get100_ms_p50"])
+            sb.append(r.c("scale", big, n_big, S["scale_rounds"] // 2 or 1)["get100_ms_p50"])
+        res[f"pg_get100_ms_1k{suffix}"] = statistics.median(s1)
+        res[f"pg_get100_ms_big{suffix}"] = statistics.median(sb)
+        res[f"pg_scale_ratio_big_over_1k{suffix}"] = statistics.median(sb) / statistics.median(s1)
+
+    log(f"PostgreSQL: scale, batches of 100 random ids, cold caches (huge pages {res['pg_huge_pages']})")
+    batches("")
+    if res["pg_huge_pages"].startswith("on"):
+        log("PostgreSQL: scale again, the server restarted with 4 KiB pages")
+        _huge_pages(cluster, pool, False, log)
+        batches("_4k_pages")
+
+
+class HugePagePool:
+    """The kernel's pool of huge pages (vm.nr_hugepages): raised for the run when it is short
+    and this process may (root), and put back by restore()."""
+
+    def __init__(self) -> None:
+        self.saved = None  # the pool's size before the run, when raised
+
+    @staticmethod
+    def _meminfo(key: str) -> int:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+        return 0
+
+    def provide(self, need: int) -> str:
+        """Have ``need`` huge pages free for a server about to start; "" or why not."""
+        free = self._meminfo("HugePages_Free") - self._meminfo("HugePages_Rsvd")
+        if free >= need:
+            return ""
+        if os.geteuid() != 0 or not os.path.exists(NR_HUGEPAGES):
+            return f"{free} free huge pages of the {need} needed, and raising vm.nr_hugepages needs root"
+        with open(NR_HUGEPAGES) as f:
+            total = int(f.read())
+        if self.saved is None:
+            self.saved = total
+        with open(NR_HUGEPAGES, "w") as f:
+            f.write(str(total + need - free))
+        got = self._meminfo("HugePages_Free") - self._meminfo("HugePages_Rsvd")
+        return "" if got >= need else f"the kernel gave {got} of the {need} huge pages needed"
+
+    def restore(self, log) -> None:
+        if self.saved is not None:
+            with open(NR_HUGEPAGES, "w") as f:
+                f.write(str(self.saved))
+            log(f"PostgreSQL: vm.nr_hugepages put back to {self.saved}")
+            self.saved = None
+
+
+def _huge_pages(cluster, pool: HugePagePool, want: bool, log) -> str:
+    """Restart the server with its buffer pool in huge pages (``want``, when they can be had) or
+    in 4 KiB pages; what it runs with, "on (N pages of 2048 kB)" or "off (why)"."""
+    why = "not asked for"
+    if want:
+        need = int(cluster.sql("SHOW shared_memory_size_in_huge_pages")[0])
+        why = pool.provide(need) if need > 0 else "the kernel has no huge pages"
+    cluster.sql(f"ALTER SYSTEM SET huge_pages = '{'off' if why else 'try'}'")
+    cluster.server_stop()
+    cluster.server_start()
+    if why:
+        return f"off ({why})"
+    size = _postmaster_page_kb(cluster)
+    if size is None:
+        log("PostgreSQL: the server started without huge pages")
+        return "off (the server started without them)"
+    return f"on ({need} pages of {size} kB)"
+
+
+def _postmaster_page_kb(cluster):
+    """The page size of the postmaster's huge mapping (its shared memory), or None."""
+    with open(os.path.join(cluster.dir, "data", "postmaster.pid")) as f:
+        pid = f.readline().strip()
+    with open(f"/proc/{pid}/smaps") as f:
+        for line in f:
+            if line.startswith("KernelPageSize:") and int(line.split()[1]) > 4:
+                return int(line.split()[1])
+    return None
 
 
 # Rows of run.py's table (label, key or keys); None: a heading.
@@ -244,15 +348,18 @@ ROWS = [
     ("  get100 ms from the store, 1k: PostgreSQL / SQLite", ("pg_get100_ms_1k", "get100_ms_1k")),
     ("  get100 ms, big store (PostgreSQL)", "pg_get100_ms_big"),
     ("  ratio big / 1k (PostgreSQL)", "pg_scale_ratio_big_over_1k"),
+    ("  the same, 4 KiB pages: 1k / big (ms), ratio",
+     ("pg_get100_ms_1k_4k_pages", "pg_get100_ms_big_4k_pages", "pg_scale_ratio_big_over_1k_4k_pages")),
     ("  import, accounts/s (PostgreSQL)", "pg_import_accounts_per_s"),
     ("  the server's shared_buffers", "pg_shared_buffers"),
+    ("  its buffer pool in huge pages", "pg_huge_pages"),
 ]
 
 
 def main() -> None:
     """The PostgreSQL column alone, with the SQLite figures it is compared with (get100 from the
     store, durable updates) taken here in the same run."""
-    global SHARED_BUFFERS
+    global SHARED_BUFFERS, HUGE_PAGES
     import run  # bench/run.py: its Runner, sizes, build and table helpers
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -261,8 +368,11 @@ def main() -> None:
     ap.add_argument("--json", metavar="PATH")
     ap.add_argument("--shared-buffers", metavar="SIZE", default=SHARED_BUFFERS,
                     help=f"the cluster's shared_buffers (default {SHARED_BUFFERS}; the tests' cluster: 128MB)")
+    ap.add_argument("--huge-pages", choices=("auto", "off"), default=HUGE_PAGES,
+                    help="the server's buffer pool in huge pages: auto (when the machine has them or, as root, "
+                         "can give them for the run) or off")
     args = ap.parse_args()
-    SHARED_BUFFERS = args.shared_buffers
+    SHARED_BUFFERS, HUGE_PAGES = args.shared_buffers, args.huge_pages
     q = 2 if args.smoke else 1 if args.quick else 0
     S = {k: v[q] for k, v in run.SIZES.items()}
     t0 = time.monotonic()

@@ -64,9 +64,11 @@ class Cluster:
     def server_start(self) -> None:
         _script("server-start", self.dir)
 
-    def sql(self, statement: str) -> List[str]:
-        """Run ``statement`` as the superuser in the tests' database; the rows, one line each."""
-        out = _script("psql", self.dir, "-q", "-tA", "-v", "ON_ERROR_STOP=1", "-c", statement)
+    def sql(self, statement: str, db: Optional[str] = None) -> List[str]:
+        """Run ``statement`` as the superuser in the tests' database (or ``db``); the rows, one
+        line each."""
+        out = _script("psql", self.dir, "-q", "-tA", "-v", "ON_ERROR_STOP=1", *(["-d", db] if db else []),
+                      "-c", statement)
         return [line for line in out.splitlines() if line]
 
     @property
