@@ -1292,7 +1292,7 @@ static int pg_event_scan(tr_store* base, int64_t* seq,
 /* ---- the watch: a connection of its own that LISTENs ---------------------------------- */
 
 /* Connect the watch connection and LISTEN (watcher thread, or logic thread in watch_start). */
-static bool watch_connect(pg_store* st, char* err, size_t errlen) {
+static bool watch_connect(pg_store* st) {
     /* st->err belongs to the logic thread: the watch has its own scratch store for messages */
     pg_store scratch = {.n_params = 0};
     memcpy(scratch.where, st->where, sizeof scratch.where);
@@ -1313,14 +1313,10 @@ static bool watch_connect(pg_store* st, char* err, size_t errlen) {
         }
         PQclear(r);
     }
-    if (!c) {
-        if (err) snprintf(err, errlen, "%s", scratch.err);
-        return false;
-    }
+    if (!c) return false;
     struct epoll_event ev = {.events = EPOLLIN};
     ev.data.fd = PQsocket(c);
     if (epoll_ctl(st->epfd, EPOLL_CTL_ADD, PQsocket(c), &ev) != 0) {
-        if (err) snprintf(err, errlen, "cannot watch the PostgreSQL connection (%s)", strerror(errno));
         PQfinish(c);
         return false;
     }
@@ -1337,6 +1333,14 @@ static void watch_drop(pg_store* st) {
     }
     st->wconn = NULL;
     st->wsock = -1;
+}
+
+/* Arm the timer for the next attempt at the watch connection, backing off. */
+static void watch_retry_later(pg_store* st) {
+    st->wbackoff = st->wbackoff ? st->wbackoff * 2 : BACKOFF_MIN_MS;
+    if (st->wbackoff > BACKOFF_MAX_MS) st->wbackoff = BACKOFF_MAX_MS;
+    struct itimerspec its = {.it_value = {.tv_sec = st->wbackoff / 1000, .tv_nsec = (st->wbackoff % 1000) * 1000000L}};
+    timerfd_settime(st->timerfd, 0, &its, NULL);
 }
 
 static void watch_close(pg_store* st) {
@@ -1358,10 +1362,9 @@ static int pg_watch_start(tr_store* base, int* fd, char* err, size_t errlen) {
         watch_close(st);
         return TR_EIO;
     }
-    if (!watch_connect(st, err, errlen)) {
-        watch_close(st);
-        return TR_EIO;
-    }
+    /* A watch connection refused now (the server's connection limit, a network blip: the
+     * logic connection was just made) is retried by the watcher with the backoff of a lost one. */
+    if (!watch_connect(st)) watch_retry_later(st);
     *fd = st->epfd;
     return TR_OK;
 }
@@ -1381,11 +1384,8 @@ static void pg_watch_drain(tr_store* base) {
         timer = true; /* the first attempt at once */
     }
     if (!timer) return;
-    if (watch_connect(st, NULL, 0)) return; /* feed.c queues a feed job after this drain: missed wake-ups caught */
-    st->wbackoff = st->wbackoff ? st->wbackoff * 2 : BACKOFF_MIN_MS;
-    if (st->wbackoff > BACKOFF_MAX_MS) st->wbackoff = BACKOFF_MAX_MS;
-    struct itimerspec its = {.it_value = {.tv_sec = st->wbackoff / 1000, .tv_nsec = (st->wbackoff % 1000) * 1000000L}};
-    timerfd_settime(st->timerfd, 0, &its, NULL);
+    if (watch_connect(st)) return; /* feed.c queues a feed job after this drain: missed wake-ups caught */
+    watch_retry_later(st);
 }
 
 static void pg_watch_stop(tr_store* base) { watch_close(PG(base)); }

@@ -5,7 +5,7 @@
  * killed process's session Offline within about a second; a call during an
  * outage failing within its bound; the server restarted (the session restored,
  * the events missed delivered); no password in any message; garbage and huge
- * URIs.
+ * URIs; a watch connection refused at the start, made later.
  *
  * The server is the one TIMREF_TEST_PG_URL names (ctest runs this program
  * through scripts/pg-cluster.sh, which starts a private cluster and sets it,
@@ -16,6 +16,7 @@
  */
 #include <inttypes.h>
 #include <libpq-fe.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -541,6 +542,76 @@ static void raw_ok(PGconn* c, const char* sql) {
     PQclear(r);
 }
 
+/* Poll the watch descriptor for up to ms and drain it when readable; whether it was. */
+static bool watch_poll(tr_store* st, int fd, int ms) {
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    if (poll(&p, 1, ms) != 1) return false;
+    tr_store_watch_drain(st);
+    return true;
+}
+
+/*
+ * The watch connection refused when the store is opened (here: the database's connection
+ * limit, lowered between the logic connection and the watch): the watch still starts, the
+ * watcher retries with backoff, and once connections are allowed again it LISTENs and
+ * another store's commit wakes it.
+ */
+static void test_watch_connects_late(void) {
+    uint64_t app = g_app_base + 9;
+    char db[64], sql[256], n[16] = "", err[TR_REASON_SIZE] = "";
+    snprintf(db, sizeof db, "timref_watch_%d", (int)getpid());
+    const char* slash = strrchr(g_url, '/');
+    char* url = NULL;
+    if (asprintf(&url, "%.*s/%s", (int)(slash - g_url), g_url, db) < 0) abort();
+    PGconn* raw = PQconnectdb(g_url);
+    snprintf(sql, sizeof sql, "CREATE DATABASE %s", db);
+    raw_ok(raw, sql);
+    tr_store *st = NULL, *other = NULL;
+    tr_store_config cfg = {.url = url, .dir = "/nonexistent/ignored"};
+    CHECK_INT(tr_store_open(&st, app, &cfg, err, sizeof err), TR_OK);
+    CHECK_INT(tr_store_open(&other, app, &cfg, err, sizeof err), TR_OK);
+    snprintf(sql, sizeof sql, "ALTER DATABASE %s CONNECTION LIMIT 0", db);
+    raw_ok(raw, sql);
+    int fd = -1;
+    CHECK_INT(tr_store_watch_start(st, &fd, err, sizeof err), TR_OK);
+    CHECK(fd >= 0);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM pg_stat_activity WHERE datname = '%s' AND query LIKE 'LISTEN%%'", db);
+    int ticks = 0;
+    for (int64_t until = mono_ms() + 400; mono_ms() < until;) ticks += watch_poll(st, fd, 50);
+    CHECK(ticks >= 2); /* attempts at 50, 150, 350 ms ... */
+    pg_value(sql, n, sizeof n);
+    CHECK_STR(n, "0");
+
+    snprintf(sql, sizeof sql, "ALTER DATABASE %s CONNECTION LIMIT -1", db);
+    raw_ok(raw, sql);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM pg_stat_activity WHERE datname = '%s' AND query LIKE 'LISTEN%%'", db);
+    int64_t t0 = mono_ms();
+    for (int64_t until = t0 + 10000; mono_ms() < until && strcmp(n, "1") != 0;) {
+        watch_poll(st, fd, 50);
+        pg_value(sql, n, sizeof n);
+    }
+    CHECK_STR(n, "1");
+    printf("the watch connected %lld ms after connections were allowed again\n", (long long)(mono_ms() - t0));
+    while (watch_poll(st, fd, 0)) {
+    }
+    /* connected: what wakes it now is another store's commit */
+    CHECK_INT(tr_store_begin(other), TR_OK);
+    CHECK_INT(tr_store_account_ensure(other, "late", NULL), TR_OK);
+    CHECK_INT(tr_store_event_add_data(other, TR_EVT_PROFILE, "late", "o", NULL), TR_OK);
+    CHECK_INT(tr_store_commit(other), TR_OK);
+    CHECK(watch_poll(st, fd, 5000));
+
+    tr_store_watch_stop(st);
+    tr_store_close(st);
+    tr_store_close(other);
+    snprintf(sql, sizeof sql, "DROP DATABASE %s WITH (FORCE)", db);
+    raw_ok(raw, sql);
+    PQfinish(raw);
+    free(url);
+}
+
 /*
  * A sweep that found a session dead must not end it once it is back: the session's
  * process restores it (same token, a new slot held) in a transaction that holds the
@@ -906,6 +977,7 @@ int main(int argc, char** argv) {
     test_reap_races_restore();
     test_removed_while_disconnected();
     test_slot_named_by_dead_row();
+    test_watch_connects_late();
 
     uint64_t app = g_app_base + 5;
     tu_ev_init(&g_ev);
