@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -23,6 +24,13 @@ from tim_py import TIM, _bridge
 from tim_py._core import _Core
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def sigint_default() -> None:
+    """``preexec_fn`` of a child that a test interrupts with SIGINT: its default disposition
+    back, in case the tests run in the background of a shell (which ignores SIGINT there, and
+    an ignored SIGINT stays ignored across exec, so Python would never raise KeyboardInterrupt)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 APP_ID = 1400000001
 KEY = "test-secret-key"
 

@@ -16,7 +16,7 @@ import pytest
 import tim_py
 from tim_py.cli import main
 
-from .conftest import APP_ID, ROOT, run_python
+from .conftest import APP_ID, ROOT, run_python, sigint_default
 
 T = 30  # seconds for any one command
 
@@ -37,12 +37,10 @@ def cli(world, *args: str, input: str = None, env: dict = None) -> subprocess.Co
 
 
 def popen(world, *args: str) -> subprocess.Popen:
-    # SIGINT back to its default, in case this test runs in the background of a shell (which
-    # ignores it there, and an ignored SIGINT stays ignored across exec).
     return subprocess.Popen([sys.executable, "-m", "tim_py", *args], stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=str(ROOT),
                             env=_env(world),
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+                            preexec_fn=sigint_default)
 
 
 class Lines:
@@ -697,7 +695,7 @@ def test_watch_seconds_and_count(world):
 def test_interrupted_exit_130(world, children):
     p = subprocess.Popen([sys.executable, "-m", "tim_py", "user", "import", "-"], stdin=subprocess.PIPE,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=str(ROOT),
-                         env=_env(world), preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+                         env=_env(world), preexec_fn=sigint_default)
     children.append(p)
     p.stdin.write('{"user_id": "x"}\n')
     p.stdin.flush()  # and keep stdin open: the import waits for the rest

@@ -25,7 +25,7 @@ import pytest
 from tim_py.cli.completion import SHELLS, command_tree, script
 from tim_py.cli.parser import build_parser
 
-from .conftest import ROOT
+from .conftest import ROOT, sigint_default
 
 T = 30
 #: an SGR sequence that sets a colour (foreground or background; 16, 256 or true colour)
@@ -64,7 +64,7 @@ class Pty:
         self.proc = subprocess.Popen([sys.executable, "-m", "tim_py", *args],
                                      stdin=slave if stdin_tty else subprocess.DEVNULL,
                                      stdout=slave, stderr=slave, cwd=str(ROOT), env=env_for(world, **env),
-                                     preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+                                     preexec_fn=sigint_default)
         os.close(slave)
         self.data = b""
 

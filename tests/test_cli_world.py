@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from .conftest import ROOT
+from .conftest import ROOT, sigint_default
 from .test_cli import cli, jdoc
 from .test_cli_terminal import ANY_SGR, Pty, env_for
 
@@ -215,7 +215,7 @@ def big_world(big_template, tmp_path):
 def _start(world, *args: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "tim_py", *args], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, cwd=str(ROOT), env=env_for(world),
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+                            preexec_fn=sigint_default)
 
 
 def _when(p: subprocess.Popen, cond, what: str) -> bool:

@@ -27,7 +27,7 @@ import tim_py
 from tim_py import TIM, CallInterrupted, TIMError
 from tim_py.aio import AsyncTIM
 
-from .conftest import APP_ID, ROOT
+from .conftest import APP_ID, ROOT, sigint_default
 
 BOUND = 5.0  # seconds: any ending slower than this fails
 REPEAT = int(os.environ.get("TIM_SHUTDOWN_REPEAT", "20"))
@@ -76,7 +76,7 @@ elif mode in ("aexit", "asigint"):
 
 def spawn(mode: str, where: str = "-") -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-c", CHILD, mode, where], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, cwd=str(ROOT))
+                            stderr=subprocess.PIPE, text=True, cwd=str(ROOT), preexec_fn=sigint_default)
 
 
 def wait_ready(p: subprocess.Popen) -> None:
