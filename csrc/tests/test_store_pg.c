@@ -558,7 +558,7 @@ static bool watch_poll(tr_store* st, int fd, int ms) {
  */
 static void test_watch_connects_late(void) {
     uint64_t app = g_app_base + 9;
-    char db[64], sql[256], n[16] = "", err[TR_REASON_SIZE] = "";
+    char db[64], sql[256], listening[256], n[16] = "", err[TR_REASON_SIZE] = "";
     snprintf(db, sizeof db, "timref_watch_%d", (int)getpid());
     const char* slash = strrchr(g_url, '/');
     char* url = NULL;
@@ -575,22 +575,21 @@ static void test_watch_connects_late(void) {
     int fd = -1;
     CHECK_INT(tr_store_watch_start(st, &fd, err, sizeof err), TR_OK);
     CHECK(fd >= 0);
-    snprintf(sql, sizeof sql,
+    /* the watch connections listening on that database */
+    snprintf(listening, sizeof listening,
              "SELECT count(*) FROM pg_stat_activity WHERE datname = '%s' AND query LIKE 'LISTEN%%'", db);
     int ticks = 0;
     for (int64_t until = mono_ms() + 5000; mono_ms() < until && ticks < 2;) ticks += watch_poll(st, fd, 50);
     CHECK(ticks >= 2); /* attempts after 50 ms, then 100 ms later, ... */
-    pg_value(sql, n, sizeof n);
+    pg_value(listening, n, sizeof n);
     CHECK_STR(n, "0");
 
     snprintf(sql, sizeof sql, "ALTER DATABASE %s CONNECTION LIMIT -1", db);
     raw_ok(raw, sql);
-    snprintf(sql, sizeof sql,
-             "SELECT count(*) FROM pg_stat_activity WHERE datname = '%s' AND query LIKE 'LISTEN%%'", db);
     int64_t t0 = mono_ms();
     for (int64_t until = t0 + 10000; mono_ms() < until && strcmp(n, "1") != 0;) {
         watch_poll(st, fd, 50);
-        pg_value(sql, n, sizeof n);
+        pg_value(listening, n, sizeof n);
     }
     CHECK_STR(n, "1");
     printf("the watch connected %lld ms after connections were allowed again\n", (long long)(mono_ms() - t0));
