@@ -34,7 +34,9 @@ import urllib.parse
 import urllib.request
 import weakref
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC_PATH = ROOT / "tim_py" / "server" / "openapi.json"
@@ -191,6 +193,19 @@ def read_answer(s: socket.socket, timeout: float = 15, skip_continue: bool = Fal
         return Answer(status, headers, rest[:n])
     except (ConnectionResetError, BrokenPipeError):
         return None
+
+
+def wait_until(what: str, pred: Callable[[], Any], timeout: float = 10, every: float = 0.02) -> Any:
+    """Poll ``pred`` until it gives a true value, which is returned; the test fails, naming
+    ``what``, when that takes longer than ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = pred()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what}: not within {timeout} s")
+        time.sleep(every)
 
 
 def closed_by_peer(s: socket.socket, timeout: float = 5) -> bool:

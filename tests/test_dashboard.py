@@ -15,17 +15,16 @@ import shutil
 import struct
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterator, List
+from typing import Any, Iterator, List
 
 import pytest
 
 from .conftest import read_line, spawn
-from .rest_helper import ROOT, RestClient, RestServer
+from .rest_helper import ROOT, RestClient, RestServer, wait_until
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 SCREENSHOT = ROOT / "docs" / "dashboard.png"
-T = 10  # seconds for anything to show on the page
 
 MULTI = "v4/im_open_login_svc/multiaccount_import"
 SET_STATUS = "ref/set_user_status"
@@ -74,16 +73,6 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RestServer]:
 def rest(srv: RestServer) -> RestClient:
     return RestClient(srv.url)
 
-
-def wait_until(what: str, pred: Callable[[], Any], timeout: float = T, every: float = 0.02) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = pred()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"{what}: not within {timeout} s")
-        time.sleep(every)
 
 
 def js(driver: Any, code: str, *args: Any) -> Any:

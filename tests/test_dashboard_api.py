@@ -21,7 +21,7 @@ from tim_py.aio import AsyncTIM
 from tim_py.server import dashboard as dash
 from tim_py.server.app import RestService, make_server
 
-from .rest_helper import APP_ID, RestClient, RestServer
+from .rest_helper import APP_ID, RestClient, RestServer, wait_until
 
 MULTI = "v4/im_open_login_svc/multiaccount_import"
 SET_STATUS = "ref/set_user_status"
@@ -144,16 +144,6 @@ class Feed:
         self.sock.close()
 
 
-def wait_for(what: str, pred: Any, timeout: float = T) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            pytest.fail(f"{what}: not within {timeout} s")
-        time.sleep(0.05)
-
 
 def cpu_seconds(pid: int) -> float:
     with open(f"/proc/{pid}/stat") as f:
@@ -191,7 +181,7 @@ def test_sse_framing(srv: RestServer) -> None:
 
 
 def test_many_clients_share_one_reader_and_leave(srv: RestServer) -> None:
-    wait_for("the feeds of earlier tests dropped", lambda: info(srv.port)["Clients"] == 0, timeout=5)
+    wait_until("the feeds of earlier tests dropped", lambda: info(srv.port)["Clients"] == 0, timeout=5)
     feeds = [Feed(srv.port) for _ in range(40)]
     try:
         for f in feeds:
@@ -205,8 +195,8 @@ def test_many_clients_share_one_reader_and_leave(srv: RestServer) -> None:
         for f in feeds:
             f.close()
     # closed connections are dropped, the reader stops, and the server does nothing
-    wait_for("every client dropped", lambda: info(srv.port)["Clients"] == 0, timeout=5)
-    wait_for("the reader stopped", lambda: info(srv.port)["Reading"] is False, timeout=5)
+    wait_until("every client dropped", lambda: info(srv.port)["Clients"] == 0, timeout=5)
+    wait_until("the reader stopped", lambda: info(srv.port)["Reading"] is False, timeout=5)
     before = cpu_seconds(srv.pid)
     time.sleep(2.0)
     used = cpu_seconds(srv.pid) - before
@@ -224,13 +214,13 @@ def test_a_feed_beyond_the_limit_is_refused(srv: RestServer) -> None:
     finally:
         for f in feeds:
             f.close()
-    wait_for("every client dropped", lambda: info(srv.port)["Clients"] == 0, timeout=5)
+    wait_until("every client dropped", lambda: info(srv.port)["Clients"] == 0, timeout=5)
 
 
 def test_feeds_asked_all_at_once_stay_within_the_limit(srv: RestServer) -> None:
     # every request sent before any is answered: the limit must hold while the first feeds are
     # still being set up (no reader yet), not only once they are counted
-    wait_for("the feeds of earlier tests dropped", lambda: info(srv.port)["Clients"] == 0, timeout=5)
+    wait_until("the feeds of earlier tests dropped", lambda: info(srv.port)["Clients"] == 0, timeout=5)
     socks = []
     try:
         for _ in range(dash.MAX_CLIENTS + 30):
@@ -251,7 +241,7 @@ def test_feeds_asked_all_at_once_stay_within_the_limit(srv: RestServer) -> None:
     finally:
         for s in socks:
             s.close()
-    wait_for("every client dropped", lambda: info(srv.port)["Clients"] == 0, timeout=5)
+    wait_until("every client dropped", lambda: info(srv.port)["Clients"] == 0, timeout=5)
 
 
 def test_stop_ends_the_feeds_promptly(tmp_path: Any) -> None:
@@ -413,7 +403,7 @@ def test_the_rest_api_is_unchanged_beside_it(srv: RestServer) -> None:
 
 def test_with_a_secret_key_the_dashboard_needs_the_printed_token(tmp_path: Any) -> None:
     with RestServer(tmp_path / "w", "--secret-key", "k" * 32) as s:
-        m = wait_for("the dashboard URL on stderr",
+        m = wait_until("the dashboard URL on stderr",
                      lambda: re.search(r"dashboard at (http://127\.0\.0\.1:\d+)/\?token=([\w-]+)", s.stderr()))
         token = m.group(2)
         status, h, body = get(s.port, "/")

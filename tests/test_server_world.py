@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import socket
-import time
 from pathlib import Path
 from typing import Iterator
 
@@ -19,7 +18,7 @@ from tim_py._ffi import lib  # noqa: E402
 from tim_py.server.app import MAX_BODY, body_limit  # noqa: E402
 
 from .conftest import APP_ID  # noqa: E402
-from .rest_helper import RestServer, check_envelope, closed_by_peer, read_answer, request_bytes  # noqa: E402
+from .rest_helper import RestServer, check_envelope, closed_by_peer, read_answer, request_bytes, wait_until  # noqa: E402
 
 T = 10
 LIST = "ref/account_list"
@@ -42,14 +41,6 @@ def server(world: Path) -> Iterator[RestServer]:
         yield srv
 
 
-def wait_until(pred, timeout: float = T) -> None:
-    deadline = time.monotonic() + timeout
-    while not pred():
-        if time.monotonic() > deadline:
-            pytest.fail("the condition did not hold in time")
-        time.sleep(0.02)
-
-
 def test_snapshot_round_trip_over_http(server: RestServer, world: Path) -> None:
     c = server.client()
     c.ok(MULTIACCOUNT_IMPORT, {"Accounts": ["bob", "carol", "dave"]})
@@ -67,7 +58,7 @@ def test_snapshot_round_trip_over_http(server: RestServer, world: Path) -> None:
         # the same world, the same bytes
         assert c.post(EXPORT, {"IncludeStatus": True}).body == c.post(EXPORT, {"IncludeStatus": True}).body
         assert c.ok(RESET, {})["Accounts"] == 3
-        wait_until(lambda: kicked)  # dave's session, in this process, ended
+        wait_until("dave's session ended", lambda: kicked)  # dave's session, in this process, ended
         assert kicked[0].data == {"type": TYPES.KICKED_OUT_REST_API}
         assert c.ok(LIST, {})["Total"] == 0
         assert c.ok(IMPORT, {"Snapshot": snap})["Accounts"] == 3
