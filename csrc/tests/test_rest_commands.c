@@ -37,27 +37,6 @@
  * helpers
  * ------------------------------------------------------------------------- */
 
-/*
- * Run an admin request; check its code, that desc holds desc_has (when given), and that
- * json_params is the REST answer of that code.  Returns the decoded answer (caller decrefs).
- */
-static json_t* admin_at(int line, const char* api, const char* body, int want, const char* desc_has) {
-    th_call* c = tu_admin(api, body);
-    tu_expect_at(__FILE__, line, api, c, want, desc_has);
-    json_t* a = tu_parse(c->json);
-    th_check(json_is_object(a), __FILE__, line, "the answer is a JSON object", "%.200s", c->json);
-    th_check(tu_jint(a, "ErrorCode") == want, __FILE__, line, "the answer's ErrorCode", "%.200s", c->json);
-    const char* st = tu_jstr(a, "ActionStatus");
-    th_check(st && strcmp(st, want ? "FAIL" : "OK") == 0, __FILE__, line, "the answer's ActionStatus", "%.200s",
-             c->json);
-    th_check(json_is_string(json_object_get(a, "ErrorInfo")), __FILE__, line, "the answer's ErrorInfo", "%.200s",
-             c->json);
-    th_call_free(c);
-    return a;
-}
-#define ADMIN(api, body, want, desc_has) admin_at(__LINE__, (api), (body), (want), (desc_has))
-#define ADMIN_CODE(api, body, want, desc_has) json_decref(ADMIN((api), (body), (want), (desc_has)))
-
 /* {"<key>": [n ids "<prefix>NNN" (or {"UserID": ...} objects when items)], <more>} */
 static char* ids_body(const char* key, const char* prefix, int n, bool items, const char* more) {
     json_t* a = json_array();
@@ -78,7 +57,7 @@ static char* ids_body(const char* key, const char* prefix, int n, bool items, co
 /* AccountStatus of one account through account_check: 1 Imported, 0 NotImported, -1 neither. */
 static int imported_at(int line, const char* id) {
     char* body = tu_dump(json_pack("{s[{ss}]}", "CheckItem", "UserID", id));
-    json_t* a = admin_at(line, CHECK_API, body, 0, NULL);
+    json_t* a = tu_admin_answer_at(__FILE__, line, CHECK_API, body, 0, NULL);
     free(body);
     const char* st = tu_jstr(json_array_get(json_object_get(a, "ResultItem"), 0), "AccountStatus");
     int r = st && !strcmp(st, "Imported") ? 1 : st && !strcmp(st, "NotImported") ? 0 : -1;
@@ -104,7 +83,7 @@ static const char* pget_str(json_t* ans, const char* id, const char* tag) {
 static json_t* pget(int line, const char* id) {
     char* body = tu_dump(json_pack("{s[s]s[ss]}", "To_Account", id, "TagList", "Tag_Profile_IM_Nick",
                                    "Tag_Profile_IM_Image"));
-    json_t* a = admin_at(line, PGET, body, 0, NULL);
+    json_t* a = tu_admin_answer_at(__FILE__, line, PGET, body, 0, NULL);
     free(body);
     return a;
 }
@@ -556,7 +535,7 @@ static char* sig_for(const char* key, uint64_t app, const char* id, uint64_t t, 
 
 static void check_sig_at(int line, const char* id, const char* sig, int want, const char* desc_has) {
     char* body = tu_dump(json_pack("{ssss}", "UserID", id, "UserSig", sig));
-    json_decref(admin_at(line, CHECKSIG, body, want, desc_has));
+    json_decref(tu_admin_answer_at(__FILE__, line, CHECKSIG, body, want, desc_has));
     free(body);
 }
 #define CHECK_SIG(id, sig, want, desc_has) check_sig_at(__LINE__, (id), (sig), (want), (desc_has))

@@ -26,21 +26,6 @@
 
 /* ---- helpers ---------------------------------------------------------------------- */
 
-/* Run an admin request and check its code (and desc); returns the decoded answer. */
-static json_t* admin_at(int line, const char* api, const char* body, int want, const char* desc_has) {
-    th_call* c = tu_admin(api, body);
-    tu_expect_at(__FILE__, line, api, c, want, desc_has);
-    json_t* a = tu_parse(c->json);
-    if (c->code >= 0) {
-        th_check(json_is_object(a), __FILE__, line, "the answer is a JSON object", "%.200s", c->json);
-        th_check(tu_jint(a, "ErrorCode") == c->code, __FILE__, line, "the answer's ErrorCode", "%.200s", c->json);
-    }
-    th_call_free(c);
-    return a;
-}
-#define ADMIN(api, body, want, desc_has) admin_at(__LINE__, (api), (body), (want), (desc_has))
-#define ADMIN_CODE(api, body, want, desc_has) json_decref(ADMIN((api), (body), (want), (desc_has)))
-
 static void init_at(int line, const char* dir, const char* device) {
     json_t* o = json_object();
     if (dir) json_object_set_new(o, "sdk_config_config_file_path", json_string(dir));
@@ -54,7 +39,7 @@ static void init_at(int line, const char* dir, const char* device) {
 
 /* The world's snapshot as text (with the live status when asked). */
 static char* export_at(int line, bool with_status) {
-    json_t* a = admin_at(line, EXPORT, with_status ? "{\"IncludeStatus\":true}" : "{}", 0, NULL);
+    json_t* a = tu_admin_answer_at(__FILE__, line, EXPORT, with_status ? "{\"IncludeStatus\":true}" : "{}", 0, NULL);
     json_t* snap = json_object_get(a, "Snapshot");
     th_check(json_is_object(snap), __FILE__, line, "the answer has a Snapshot", NULL);
     char* text = json_dumps(snap, JSON_COMPACT);
@@ -73,7 +58,7 @@ static char* import_body(const char* snapshot) {
 /* Import a snapshot given as text; check the code (and desc); returns Accounts (or -1). */
 static long long import_at(int line, const char* snapshot, int want, const char* desc_has) {
     char* body = import_body(snapshot);
-    json_t* a = admin_at(line, IMPORT, body, want, desc_has);
+    json_t* a = tu_admin_answer_at(__FILE__, line, IMPORT, body, want, desc_has);
     long long n = json_is_integer(json_object_get(a, "Accounts")) ? tu_jint(a, "Accounts") : -1;
     json_decref(a);
     free(body);
@@ -91,7 +76,7 @@ static char* snap_of(const char* accounts) {
 /* Whether the account exists (account_check). */
 static bool exists_at(int line, const char* id) {
     char* body = tu_dump(json_pack("{s[{ss}]}", "CheckItem", "UserID", id));
-    json_t* a = admin_at(line, "v4/im_open_login_svc/account_check", body, 0, NULL);
+    json_t* a = tu_admin_answer_at(__FILE__, line, "v4/im_open_login_svc/account_check", body, 0, NULL);
     const char* st = tu_jstr(json_array_get(json_object_get(a, "ResultItem"), 0), "AccountStatus");
     bool yes = st && !strcmp(st, "Imported");
     json_decref(a);

@@ -203,6 +203,31 @@ static inline long long tu_jint(json_t* o, const char* key) {
     return json_is_integer(v) ? (long long)json_integer_value(v) : -999999;
 }
 
+/*
+ * Run an admin request; check its code, that desc holds desc_has (when given), and, when
+ * the call got an answer (code >= 0), that json_params is the REST answer of that code.
+ * Returns the decoded answer (caller decrefs).
+ */
+static inline json_t* tu_admin_answer_at(const char* file, int line, const char* api, const char* body, int want,
+                                         const char* desc_has) {
+    th_call* c = tu_admin(api, body);
+    tu_expect_at(file, line, api, c, want, desc_has);
+    json_t* a = tu_parse(c->json);
+    if (c->code >= 0) {
+        th_check(json_is_object(a), file, line, "the answer is a JSON object", "%.200s", c->json);
+        th_check(tu_jint(a, "ErrorCode") == c->code, file, line, "the answer's ErrorCode", "%.200s", c->json);
+        const char* st = tu_jstr(a, "ActionStatus");
+        th_check(st && strcmp(st, c->code ? "FAIL" : "OK") == 0, file, line, "the answer's ActionStatus", "%.200s",
+                 c->json);
+        th_check(json_is_string(json_object_get(a, "ErrorInfo")), file, line, "the answer's ErrorInfo", "%.200s",
+                 c->json);
+    }
+    th_call_free(c);
+    return a;
+}
+#define ADMIN(api, body, want, desc_has) tu_admin_answer_at(__FILE__, __LINE__, (api), (body), (want), (desc_has))
+#define ADMIN_CODE(api, body, want, desc_has) json_decref(ADMIN((api), (body), (want), (desc_has)))
+
 /* Read id's profile (TU_PROFILE) or status (TU_STATUS) and check the call's code is want;
  * returns the object (new reference) or NULL. */
 static inline json_t* tu_read_at(const char* file, int line, json_t* (*get)(const char*, int*), const char* id,
